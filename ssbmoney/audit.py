@@ -1,0 +1,244 @@
+"""Audit, export and import: feeds as files an auditor or a USB stick can carry.
+
+An *export* is a folder with one sub-folder per group (named by the group id in hex)
+holding one ``<feed key hex>.feed`` file per feed (its entries in sequence order,
+framed as in the store's log) and, where there are any, ``forks.proof`` (framed
+fork proofs). It holds no keys: content stays sealed.
+
+An *audit* replays every feed under a home or an export in FULL mode (every
+signature checked) and reports what is valid, what is not and where; with a group's
+key it also folds the valid entries and reports the state hash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from ssbmoney import entry as entry_mod
+from ssbmoney import framing
+from ssbmoney.entry import Entry, entry_id, feed_id
+from ssbmoney.errors import BadInput, ValidationError
+from ssbmoney.group import GroupKeys
+from ssbmoney.ledger import Ledger
+from ssbmoney.store import FORKS_NAME, LOG_NAME, Store, fsync_dir
+from ssbmoney.validate import FeedState, Mode, validate_run
+
+FEED_SUFFIX = ".feed"
+FORKS_FILE = "forks.proof"
+
+
+def _error_row(err: ValidationError, feed: bytes | None = None) -> dict[str, Any]:
+    where = err.feed if err.feed is not None else feed
+    return {
+        "feed": feed_id(where) if where is not None else None,
+        "seq": err.seq,
+        "entry": entry_id(err.entry) if err.entry is not None else None,
+        "kind": err.kind,
+        "message": err.message,
+    }
+
+
+class _GroupData:
+    """Raw material of one group found under a path: entries by feed, fork proofs."""
+
+    def __init__(self, group: bytes) -> None:
+        self.group = group
+        self.feeds: dict[bytes, list[Entry]] = {}
+        self.errors: list[dict[str, Any]] = []
+        self.proofs: list[tuple[bytes | None, bytes]] = []
+
+    def take(self, payloads: Iterable[bytes], feed: bytes | None, where: str) -> None:
+        for index, payload in enumerate(payloads):
+            try:
+                item = entry_mod.decode(payload)
+            except ValidationError as err:
+                err.located(feed, None, None)
+                row = _error_row(err)
+                row["message"] = f"{where}, frame {index + 1}: {err.message}"
+                self.errors.append(row)
+                continue
+            self.feeds.setdefault(item.author, []).append(item)
+
+
+def _frames(
+    path: Path, data_errors: list[dict[str, Any]], feed: bytes | None, torn_ok: bool = False
+) -> list[bytes]:
+    """Payloads of a framed file. A home's log may end in a torn, never acknowledged
+    frame left by a crash (``torn_ok``): the next writer cuts it, and it is no error."""
+    data = path.read_bytes()
+    payloads = [p for _o, p in framing.scan(data)]
+    end = framing.good_end(data)
+    if end != len(data) and not torn_ok:
+        data_errors.append({
+            "feed": feed_id(feed) if feed else None, "seq": None, "entry": None,
+            "kind": "damaged_file",
+            "message": f"{path}: {len(data) - end} bytes after offset {end} are not whole frames",
+        })
+    return payloads
+
+
+def _read_proofs(path: Path) -> list[tuple[bytes | None, bytes]]:
+    if not path.exists():
+        return []
+    out = []
+    for _o, payload in framing.scan(path.read_bytes()):
+        first, second = msgpack.unpackb(payload)
+        out.append((first, second))
+    return out
+
+
+def collect(path: Path) -> list[_GroupData]:
+    """Find every group's feeds under a home or an export folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise BadInput(f"{path} is not a folder (give a home or an exported feeds folder)")
+    groups: list[_GroupData] = []
+    home_groups = path / "groups"
+    base = home_groups if home_groups.is_dir() else path
+    for child in sorted(base.iterdir()):
+        if not child.is_dir():
+            continue
+        try:
+            group = bytes.fromhex(child.name)
+        except ValueError:
+            continue
+        if len(group) != 32:
+            continue
+        data = _GroupData(group)
+        log = child / LOG_NAME
+        if log.exists():
+            data.take(_frames(log, data.errors, None, torn_ok=True), None, str(log))
+            data.proofs = _read_proofs(child / FORKS_NAME)
+        for feed_file in sorted(child.glob("*" + FEED_SUFFIX)):
+            try:
+                feed = bytes.fromhex(feed_file.stem)
+            except ValueError:
+                feed = None
+            data.take(_frames(feed_file, data.errors, feed), feed, str(feed_file))
+        data.proofs += _read_proofs(child / FORKS_FILE)
+        groups.append(data)
+    if not groups:
+        raise BadInput(f"no feeds found under {path}")
+    return groups
+
+
+def audit(path: Path, keys_by_group: dict[bytes, tuple[GroupKeys, str]]) -> dict[str, Any]:
+    """Verify everything under ``path``; fold each group whose key is known."""
+    total_feeds = total_entries = 0
+    errors: list[dict[str, Any]] = []
+    forks: list[dict[str, Any]] = []
+    vouched: list[dict[str, Any]] = []
+    reports = []
+    for data in collect(path):
+        errors.extend(data.errors)
+        valid_entries: list[Entry] = []
+        fork_points: dict[bytes, int] = {}
+        for feed, items in sorted(data.feeds.items()):
+            total_feeds += 1
+            total_entries += len(items)
+            items.sort(key=lambda e: e.seq)
+            result = validate_run(FeedState(feed, data.group), items, Mode.FULL)
+            valid_entries.extend(result.accepted)
+            if result.error is not None:
+                row = _error_row(result.error, feed)
+                if result.rejected > 1:
+                    row["message"] += f" ({result.rejected - 1} later entries not accepted)"
+                if result.fork is not None:
+                    forks.append(_fork_row(result.fork.author, result.fork.seq,
+                                           result.fork.first_id, result.fork.second.id))
+                    fork_points[feed] = result.fork.seq
+                else:
+                    errors.append(row)
+            vouched.extend(
+                {"feed": feed_id(feed), "seq": e.seq, "entry": entry_id(e.id)}
+                for e in result.vouched
+            )
+        for first_raw, second_raw in data.proofs:
+            proof = _check_proof(first_raw, second_raw)
+            if proof is None:
+                errors.append({"feed": None, "seq": None, "entry": None, "kind": "bad_fork_proof",
+                               "message": "a stored fork proof does not prove a fork"})
+                continue
+            author, seq, first_id, second_id = proof
+            fork_points[author] = min(seq, fork_points.get(author, seq))
+            row = _fork_row(author, seq, first_id, second_id)
+            if row not in forks:
+                forks.append(row)
+        report: dict[str, Any] = {"group": data.group.hex(), "state_hash": None}
+        known = keys_by_group.get(data.group)
+        if known is not None:
+            ledger = Ledger(known[0], known[1])
+            ledger.add_all(valid_entries)
+            for author, seq in fork_points.items():
+                ledger.add_fork(author, seq)
+            view = ledger.view()
+            report.update({k: view[k] for k in (
+                "state_hash", "currency", "balance", "deposited", "spent", "committed",
+                "available", "warnings")})
+        reports.append(report)
+    return {
+        "valid": not errors and not forks,
+        "feeds": total_feeds,
+        "entries": total_entries,
+        "errors": errors,
+        "forks": forks,
+        "vouched": vouched,
+        "groups": reports,
+        "state_hash": reports[0]["state_hash"] if len(reports) == 1 else None,
+    }
+
+
+def _fork_row(author: bytes, seq: int, first: bytes, second: bytes) -> dict[str, Any]:
+    ids = sorted([entry_id(first), entry_id(second)])
+    return {"feed": feed_id(author), "seq": seq, "entries": ids}
+
+
+def _check_proof(first_raw: Any, second_raw: Any) -> tuple[bytes, int, bytes, bytes] | None:
+    try:
+        first = entry_mod.decode(first_raw)
+        second = entry_mod.decode(second_raw)
+    except (ValidationError, TypeError):
+        return None
+    if (first.author != second.author or first.seq != second.seq or first.id == second.id
+            or not first.signature_ok() or not second.signature_ok()):
+        return None
+    return first.author, first.seq, first.id, second.id
+
+
+def export(stores: Iterable[Store], out: Path) -> dict[str, int]:
+    """Write each store's feeds, one file per feed, under ``out``."""
+    out = Path(out)
+    feeds = entries = 0
+    for store in stores:
+        folder = out / store.group.hex()
+        folder.mkdir(parents=True, exist_ok=True)
+        by_feed: dict[bytes, list[Entry]] = {}
+        for item in store.all_entries():
+            by_feed.setdefault(item.author, []).append(item)
+        for feed, items in by_feed.items():
+            items.sort(key=lambda e: e.seq)
+            _write_file(folder / (feed.hex() + FEED_SUFFIX),
+                        b"".join(framing.frame(e.raw) for e in items))
+            feeds += 1
+            entries += len(items)
+        proofs = store.forks()
+        if proofs:
+            _write_file(folder / FORKS_FILE, b"".join(
+                framing.frame(msgpack.packb([p.first.raw if p.first else None, p.second.raw]))
+                for p in proofs))
+        fsync_dir(folder)
+    return {"feeds": feeds, "entries": entries}
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,151 @@
+"""The command line: parse, run one command, render its result or its error.
+
+This is the one place errors are rendered for people: a one-line message on stderr
+(and, with ``--json``, ``{"error": {"kind", "message"}}`` on stdout), and the exit
+code the contract names. Commands themselves live in ``ssbmoney.commands`` and
+return plain dicts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ssbmoney.errors import BadInput, SsbMoneyError
+from ssbmoney.paths import default_home
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise BadInput(f"{self.prog}: {message}")
+
+
+def _common(sub: argparse.ArgumentParser, group: bool = True) -> None:
+    sub.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                     help="print exactly one JSON object on stdout")
+    sub.add_argument("--home", type=Path, default=argparse.SUPPRESS,
+                     help="home folder (default: $SSBMONEY_HOME or the user data dir)")
+    if group:
+        sub.add_argument("--group", default=argparse.SUPPRESS,
+                         help="group id prefix or name (needed when the home has several)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ssbmoney", description="Decide about and spend shared money together.")
+    _common(parser)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    def command(name: str, help_text: str, group: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _common(sub, group)
+        return sub
+
+    sub = command("init", "create this home's identity", group=False)
+    sub.add_argument("--name", required=True)
+    command("whoami", "show this home's identity", group=False)
+
+    grp = commands.add_parser("group", help="create, join and list groups")
+    group_commands = grp.add_subparsers(dest="group_command", parser_class=_Parser, required=True)
+
+    def group_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = group_commands.add_parser(name, help=help_text, description=help_text)
+        _common(sub)
+        return sub
+
+    sub = group_command("create", "found a group")
+    sub.add_argument("name")
+    sub.add_argument("--currency", required=True)
+    sub.add_argument("--member", action="append", default=[])
+    sub.add_argument("--threshold", type=int, default=50)
+    sub.add_argument("--quorum", type=int, default=None)
+    sub.add_argument("--block-vetoes", choices=["yes", "no"], default="yes")
+    sub = group_command("join", "join a group with an invite code")
+    sub.add_argument("invite")
+    group_command("list", "the groups this home belongs to")
+    group_command("invite", "print the group's invite code again")
+    group_command("pub-code", "a code that lets a pub host this group without reading it")
+
+    sub = command("deposit", "record money coming into the pot")
+    sub.add_argument("amount")
+    sub.add_argument("--note", default="")
+    sub = command("propose", "propose spending")
+    sub.add_argument("--title", required=True)
+    sub.add_argument("--amount", required=True)
+    sub.add_argument("--payee", default="")
+    sub.add_argument("--category", default="")
+    sub.add_argument("--closes", default=None, help="closing time shown to members (ISO 8601)")
+    sub.add_argument("--add-member", default=None, help="member id this proposal admits")
+    sub = command("vote", "vote on a proposal (a later vote replaces an earlier one)")
+    sub.add_argument("proposal")
+    sub.add_argument("choice")
+    sub.add_argument("--comment", default="")
+    sub = command("close", "close voting on the votes this home has seen")
+    sub.add_argument("proposal")
+    sub = command("spend", "record money paid out against an approved proposal")
+    sub.add_argument("proposal")
+    sub.add_argument("--amount", required=True)
+    sub.add_argument("--payee", default="")
+    sub.add_argument("--note", default="")
+    sub = command("withdraw", "withdraw your own open proposal")
+    sub.add_argument("proposal")
+    sub = command("reverse", "reverse one of your deposits or spends (nothing is deleted)")
+    sub.add_argument("entry")
+    sub.add_argument("--note", default="")
+    command("status", "the folded budget view")
+    sub = command("audit", "replay and verify every feed under a home or an export", group=False)
+    sub.add_argument("path", type=Path)
+    sub.add_argument("--invite", default=None)
+    sub = command("export", "write this home's raw signed feeds to a folder", group=False)
+    sub.add_argument("--out", type=Path, required=True)
+    sub = command("import", "take in an exported feeds folder, validating every entry")
+    sub.add_argument("folder", type=Path)
+    command("reindex", "rebuild the index of every group from the logs", group=False)
+    command("tui", "the terminal UI")
+    return parser
+
+
+def _emit(result: dict[str, Any], as_json: bool, text: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+        as_json = bool(getattr(args, "json", False))
+        home_dir = getattr(args, "home", None) or default_home()
+        if args.command in (None, "tui"):
+            from ssbmoney.tui_launch import run_tui
+
+            return run_tui(Path(home_dir), getattr(args, "group", None))
+        from ssbmoney import commands
+
+        result, text, code = commands.run(args, Path(home_dir))
+        _emit(result, as_json, text)
+        return code
+    except SsbMoneyError as err:
+        return _fail(err.kind, err.message, err.exit_code, as_json)
+    except KeyboardInterrupt:
+        return _fail("interrupted", "interrupted", 130, as_json)
+    except OSError as err:
+        return _fail("os_error", f"{err.strerror or err}: {err.filename or ''}".strip(": "),
+                     1, as_json)
+
+
+def _fail(kind: str, message: str, code: int, as_json: bool) -> int:
+    if as_json:
+        sys.stdout.write(json.dumps({"error": {"kind": kind, "message": message}}) + "\n")
+    sys.stderr.write(f"ssbmoney: {message}\n")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

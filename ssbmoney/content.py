@@ -1,0 +1,213 @@
+"""What members say in their feeds: the typed messages inside sealed content.
+
+Each message is a msgpack map with a ``type`` and its fields. ``parse`` turns bytes
+into one frozen record or raises ``BadContent`` naming what is wrong; the fold flags
+such entries rather than guessing. Amounts are integers in minor units, always.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import msgpack
+import nacl.bindings as sodium
+from nacl.exceptions import BadSignatureError
+
+from ssbmoney.money import MAX_AMOUNT
+
+CHOICES = ("yes", "no", "abstain", "block")
+JOIN_CONTEXT = b"ssbmoney-join-v1"
+MAX_TEXT = 2000
+
+
+class BadContent(ValueError):
+    """Content that decrypted but is not a well-formed message."""
+
+
+class Join(NamedTuple):
+    """First entry of every feed: ties this group feed key to a member identity."""
+
+    identity: bytes
+    name: str
+    signature: bytes  # identity's signature over JOIN_CONTEXT + group + feed key
+
+
+class Found(NamedTuple):
+    """The group's founding: name, currency, founding members and rules."""
+
+    name: str
+    currency: str
+    members: tuple[bytes, ...]
+    threshold: int
+    quorum: int | None
+    block_vetoes: bool
+
+
+class Deposit(NamedTuple):
+    amount: int
+    note: str
+
+
+class Proposal(NamedTuple):
+    title: str
+    amount: int
+    payee: str
+    category: str
+    closes_ms: int | None
+    add_member: bytes | None
+
+
+class Vote(NamedTuple):
+    proposal: bytes
+    choice: str
+    comment: str
+
+
+class Close(NamedTuple):
+    proposal: bytes
+    cut: tuple[tuple[bytes, int], ...]  # (feed key, sequence) for every head seen, sorted
+
+
+class Spend(NamedTuple):
+    proposal: bytes
+    amount: int
+    payee: str
+    note: str
+
+
+class Withdraw(NamedTuple):
+    proposal: bytes
+
+
+class Reverse(NamedTuple):
+    target: bytes
+    note: str
+
+
+Message = Join | Found | Deposit | Proposal | Vote | Close | Spend | Withdraw | Reverse
+
+_TYPES: dict[type, str] = {
+    Join: "join", Found: "found", Deposit: "deposit", Proposal: "proposal", Vote: "vote",
+    Close: "close", Spend: "spend", Withdraw: "withdraw", Reverse: "reverse",
+}
+
+
+def encode(message: Message) -> bytes:
+    body: dict[str, Any] = {"type": _TYPES[type(message)]}
+    for key, value in message._asdict().items():
+        body[key] = [list(pair) for pair in value] if key == "cut" else value
+        if key == "members":
+            body[key] = list(value)
+    return msgpack.packb(body)  # type: ignore[no-any-return]
+
+
+def join_payload(group: bytes, feed: bytes) -> bytes:
+    return JOIN_CONTEXT + group + feed
+
+
+def sign_join(identity_secret: bytes, group: bytes, feed: bytes) -> bytes:
+    return bytes(sodium.crypto_sign(join_payload(group, feed), identity_secret))[:64]
+
+
+def join_ok(join: Join, group: bytes, feed: bytes) -> bool:
+    try:
+        sodium.crypto_sign_open(join.signature + join_payload(group, feed), join.identity)
+    except (BadSignatureError, ValueError):
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------ parsing
+
+
+def _text(body: dict[str, Any], key: str, required: bool = False) -> str:
+    value = body.get(key, "")
+    if type(value) is not str or len(value) > MAX_TEXT:
+        raise BadContent(f"{key} must be text of at most {MAX_TEXT} characters")
+    if required and not value.strip():
+        raise BadContent(f"{key} must not be empty")
+    return value
+
+
+def _key(body: dict[str, Any], key: str) -> bytes:
+    value = body.get(key)
+    if type(value) is not bytes or len(value) != 32:
+        raise BadContent(f"{key} must be 32 bytes")
+    return value
+
+
+def _amount(body: dict[str, Any]) -> int:
+    value = body.get("amount")
+    if type(value) is not int or not 0 < value <= MAX_AMOUNT:
+        raise BadContent("amount must be a positive integer in minor units")
+    return value
+
+
+def _optional_uint(body: dict[str, Any], key: str) -> int | None:
+    value = body.get(key)
+    if value is not None and (type(value) is not int or value < 0):
+        raise BadContent(f"{key} must be a non-negative integer or absent")
+    return value
+
+
+def parse(data: bytes) -> Message:
+    try:
+        body = msgpack.unpackb(data)
+    except Exception as err:
+        raise BadContent(f"content is not msgpack: {err}") from None
+    if type(body) is not dict:
+        raise BadContent("content must be a map")
+    kind = body.get("type")
+    if kind == "vote":
+        choice = body.get("choice")
+        if choice not in CHOICES:
+            raise BadContent(f"vote must be one of {', '.join(CHOICES)}")
+        return Vote(_key(body, "proposal"), choice, _text(body, "comment"))
+    if kind == "deposit":
+        return Deposit(_amount(body), _text(body, "note"))
+    if kind == "spend":
+        return Spend(_key(body, "proposal"), _amount(body), _text(body, "payee"),
+                     _text(body, "note"))
+    if kind == "proposal":
+        add = body.get("add_member")
+        if add is not None:
+            add = _key(body, "add_member")
+        return Proposal(_text(body, "title", True), _amount(body), _text(body, "payee"),
+                        _text(body, "category"), _optional_uint(body, "closes_ms"), add)
+    if kind == "close":
+        cut = body.get("cut")
+        if type(cut) is not list or len(cut) > 4096:
+            raise BadContent("close must name the heads it saw")
+        pairs = []
+        for pair in cut:
+            if (type(pair) is not list or len(pair) != 2 or type(pair[0]) is not bytes
+                    or len(pair[0]) != 32 or type(pair[1]) is not int or pair[1] < 0):
+                raise BadContent("close heads must be [feed key, sequence] pairs")
+            pairs.append((pair[0], pair[1]))
+        return Close(_key(body, "proposal"), tuple(sorted(pairs)))
+    if kind == "withdraw":
+        return Withdraw(_key(body, "proposal"))
+    if kind == "reverse":
+        return Reverse(_key(body, "target"), _text(body, "note"))
+    if kind == "join":
+        signature = body.get("signature")
+        if type(signature) is not bytes or len(signature) != 64:
+            raise BadContent("join signature must be 64 bytes")
+        return Join(_key(body, "identity"), _text(body, "name"), signature)
+    if kind == "found":
+        members = body.get("members")
+        if type(members) is not list or any(
+            type(m) is not bytes or len(m) != 32 for m in members
+        ):
+            raise BadContent("found members must be a list of 32-byte keys")
+        threshold = body.get("threshold")
+        if type(threshold) is not int or not 1 <= threshold <= 100:
+            raise BadContent("threshold must be an integer from 1 to 100")
+        quorum = _optional_uint(body, "quorum")
+        vetoes = body.get("block_vetoes")
+        if type(vetoes) is not bool:
+            raise BadContent("block_vetoes must be true or false")
+        currency = _text(body, "currency", True)
+        return Found(_text(body, "name", True), currency, tuple(members), threshold,
+                     quorum, vetoes)
+    raise BadContent(f"unknown message type {kind!r}")

@@ -1,0 +1,147 @@
+"""A group's keys, its invite and pub codes, and content encryption.
+
+Everything derives from the group *secret* (32 random bytes) and the founder's feed
+key, with a separate BLAKE2b personalisation per purpose:
+
+* the group id, which commits to the founder's feed key (so only the founder's feed
+  can found the group);
+* the content key: entries' content is sealed with XSalsa20-Poly1305 (SecretBox);
+* the sync capability: lets a pub host the group's feeds without reading them.
+
+The nonce of each sealed content is a keyed hash of the author and the plaintext
+(a synthetic IV): generated feeds are reproducible from fixed seeds, and two sealed
+contents share a nonce only when they are the same plaintext by the same author,
+which then reveals only that they are equal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import NamedTuple
+
+import msgpack
+import nacl.bindings as sodium
+from nacl.exceptions import CryptoError
+
+from ssbmoney.errors import BadInput
+from ssbmoney.keys import derive
+
+INVITE_PREFIX = "ssbm-invite:"
+PUB_CODE_PREFIX = "ssbm-pub:"
+NONCE_SIZE = 24
+
+
+class GroupKeys(NamedTuple):
+    secret: bytes
+    founder: bytes  # founder's feed public key in this group
+    group_id: bytes
+    content_key: bytes
+    sync_cap: bytes
+
+
+def group_keys(secret: bytes, founder: bytes) -> GroupKeys:
+    if len(secret) != 32 or len(founder) != 32:
+        raise BadInput("a group secret and founder key are 32 bytes each")
+    return GroupKeys(
+        secret,
+        founder,
+        derive(secret, b"ssbm-group-id", founder),
+        derive(secret, b"ssbm-content"),
+        derive(secret, b"ssbm-sync-cap", founder),
+    )
+
+
+# ------------------------------------------------------------------------ sealing
+
+
+def seal(content_key: bytes, author: bytes, plaintext: bytes) -> bytes:
+    nonce = derive(content_key, b"ssbm-nonce", author + plaintext)[:NONCE_SIZE]
+    return nonce + bytes(sodium.crypto_secretbox(plaintext, nonce, content_key))
+
+
+def open_sealed(content_key: bytes, sealed: bytes) -> bytes | None:
+    """The plaintext, or None when the content was not sealed with this key."""
+    if len(sealed) < NONCE_SIZE + 16:
+        return None
+    try:
+        return bytes(
+            sodium.crypto_secretbox_open(sealed[NONCE_SIZE:], sealed[:NONCE_SIZE], content_key)
+        )
+    except CryptoError:
+        return None
+
+
+# ------------------------------------------------------------------------ invites
+
+
+class Invite(NamedTuple):
+    keys: GroupKeys
+    name: str
+    currency: str
+    urls: tuple[str, ...]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_invite(invite: Invite) -> str:
+    body = msgpack.packb(
+        [1, invite.keys.group_id, invite.keys.secret, invite.keys.founder,
+         invite.name, invite.currency, list(invite.urls)]
+    )
+    return INVITE_PREFIX + _b64(body)
+
+
+def decode_invite(code: str) -> Invite:
+    code = code.strip()
+    if not code.startswith(INVITE_PREFIX):
+        raise BadInput(f"not an invite code (it should start with {INVITE_PREFIX!r})")
+    try:
+        fields = msgpack.unpackb(_unb64(code[len(INVITE_PREFIX):]))
+        version, group_id, secret, founder, name, currency, urls = fields
+        ok = (
+            version == 1
+            and all(type(x) is bytes and len(x) == 32 for x in (group_id, secret, founder))
+            and isinstance(name, str) and isinstance(currency, str)
+            and isinstance(urls, list) and all(isinstance(u, str) for u in urls)
+        )
+    except (ValueError, TypeError, binascii.Error, msgpack.UnpackException):
+        ok = False
+    if not ok:
+        raise BadInput("invite code is damaged or not an ssbmoney invite")
+    keys = group_keys(secret, founder)
+    if keys.group_id != group_id:
+        raise BadInput("invite code is damaged: its key does not match its group id")
+    return Invite(keys, name, currency, tuple(urls))
+
+
+class PubCode(NamedTuple):
+    group_id: bytes
+    sync_cap: bytes
+    founder: bytes
+
+
+def encode_pub_code(keys: GroupKeys) -> str:
+    return PUB_CODE_PREFIX + _b64(msgpack.packb([1, keys.group_id, keys.sync_cap, keys.founder]))
+
+
+def decode_pub_code(code: str) -> PubCode:
+    code = code.strip()
+    if not code.startswith(PUB_CODE_PREFIX):
+        raise BadInput(f"not a pub code (it should start with {PUB_CODE_PREFIX!r})")
+    try:
+        version, group_id, sync_cap, founder = msgpack.unpackb(_unb64(code[len(PUB_CODE_PREFIX):]))
+        ok = version == 1 and all(
+            type(x) is bytes and len(x) == 32 for x in (group_id, sync_cap, founder)
+        )
+    except (ValueError, TypeError, binascii.Error, msgpack.UnpackException):
+        ok = False
+    if not ok:
+        raise BadInput("pub code is damaged or not an ssbmoney pub code")
+    return PubCode(group_id, sync_cap, founder)

@@ -1,0 +1,222 @@
+"""A member's home on disk: identity, groups, and their stores (an adapter).
+
+This is where files meet the pure core: keys are loaded here, content is sealed
+here before it is signed and appended, and stores are read here to be folded.
+Secrets are written owner-only, atomically, and synced before being relied upon.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ssbmoney import content as msg
+from ssbmoney.entry import Entry
+from ssbmoney.errors import BadInput, IdentityExists, NoIdentity, StoreError
+from ssbmoney.group import GroupKeys, Invite, group_keys, seal
+from ssbmoney.keys import KeyPair, derive, keypair
+from ssbmoney.ledger import Ledger
+from ssbmoney.paths import HomePaths
+from ssbmoney.store import Store, fsync_dir
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Identity(NamedTuple):
+    name: str
+    keys: KeyPair
+
+
+class GroupInfo(NamedTuple):
+    keys: GroupKeys
+    name: str
+    currency: str
+    urls: tuple[str, ...]
+
+    @property
+    def id(self) -> bytes:
+        return self.keys.group_id
+
+
+def _write_private(path: Path, data: dict[str, Any], exclusive: bool = False) -> None:
+    """Write JSON owner-only and durably; with ``exclusive``, never replace a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, json.dumps(data, indent=2, sort_keys=True).encode() + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        if exclusive:
+            os.link(tmp, path)  # fails if the file exists: no overwrite, ever
+        else:
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def _b(text: str) -> bytes:
+    return base64.b64decode(text)
+
+
+def _s(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class Home:
+    def __init__(self, root: Path, clock: Clock = wall_clock_ms) -> None:
+        self.paths = HomePaths(root)
+        self.clock = clock
+
+    # ----------------------------------------------------------------- identity
+
+    def init(self, name: str, seed: bytes | None = None) -> Identity:
+        name = name.strip()
+        if not name:
+            raise BadInput("a name must not be empty")
+        if self.paths.identity.exists():
+            raise IdentityExists(f"this home already has an identity ({self.paths.identity})")
+        keys = keypair(seed if seed is not None else os.urandom(32))
+        try:
+            _write_private(
+                self.paths.identity,
+                {"name": name, "seed": _s(keys.seed), "id": keys.id},
+                exclusive=True,
+            )
+        except FileExistsError:
+            raise IdentityExists("this home already has an identity") from None
+        self.paths.root.chmod(0o700)
+        return Identity(name, keys)
+
+    def identity(self) -> Identity:
+        try:
+            data = json.loads(self.paths.identity.read_text())
+            return Identity(data["name"], keypair(_b(data["seed"])))
+        except FileNotFoundError:
+            raise NoIdentity(
+                f"no identity in {self.paths.root}; run `ssbmoney init --name NAME` first"
+            ) from None
+        except (ValueError, KeyError, TypeError) as err:
+            raise StoreError(f"identity file {self.paths.identity} is damaged: {err}") from None
+
+    def feed_keys(self, group: GroupInfo) -> KeyPair:
+        """This member's own key for one group's feed."""
+        return self.feed_keypair(group.keys.secret)
+
+    def feed_keypair(self, group_secret: bytes) -> KeyPair:
+        """Derived from the identity and the group secret: unlinkable across groups
+        without the identity seed, and recoverable from it."""
+        return keypair(derive(self.identity().keys.seed, b"ssbm-feed-key", group_secret))
+
+    # ------------------------------------------------------------------- groups
+
+    def groups(self) -> list[GroupInfo]:
+        if not self.paths.groups.exists():
+            return []
+        found = []
+        for child in sorted(self.paths.groups.iterdir()):
+            path = child / "group.json"
+            if path.exists():
+                found.append(self._load_group(path))
+        return found
+
+    def _load_group(self, path: Path) -> GroupInfo:
+        try:
+            data = json.loads(path.read_text())
+            keys = group_keys(_b(data["secret"]), _b(data["founder"]))
+            return GroupInfo(keys, data["name"], data["currency"], tuple(data.get("urls", [])))
+        except (ValueError, KeyError, TypeError) as err:
+            raise StoreError(f"group file {path} is damaged: {err}") from None
+
+    def save_group(self, info: GroupInfo) -> None:
+        _write_private(
+            self.paths.group_file(info.id),
+            {
+                "group": info.id.hex(),
+                "secret": _s(info.keys.secret),
+                "founder": _s(info.keys.founder),
+                "name": info.name,
+                "currency": info.currency,
+                "urls": list(info.urls),
+            },
+        )
+
+    def group(self, selector: str | None = None) -> GroupInfo:
+        """The group named by a unique prefix of its id, or by its name; or the only one."""
+        groups = self.groups()
+        if not groups:
+            raise BadInput("this home belongs to no group yet (group create, or group join)")
+        if selector is None:
+            if len(groups) == 1:
+                return groups[0]
+            raise BadInput("this home belongs to several groups; say which with --group")
+        matches = [g for g in groups if g.id.hex().startswith(selector.lower())]
+        if not matches:
+            matches = [g for g in groups if g.name == selector]
+        if len(matches) != 1:
+            what = "no group" if not matches else "more than one group"
+            raise BadInput(f"{what} matches {selector!r}")
+        return matches[0]
+
+    def invite(self, info: GroupInfo) -> Invite:
+        return Invite(info.keys, info.name, info.currency, info.urls)
+
+    # ------------------------------------------------------------------- stores
+
+    @contextmanager
+    def store(self, info: GroupInfo) -> Iterator[Store]:
+        store = Store(self.paths.group_dir(info.id), info.id)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def post(
+        self, info: GroupInfo, messages: Sequence[msg.Message], store: Store | None = None
+    ) -> list[Entry]:
+        """Seal and append messages to this member's feed in the group, as one batch.
+
+        A feed's first entry is always the ``join`` that ties it to the identity.
+        """
+        ident = self.identity()
+        feed = self.feed_keys(info)
+        if store is None:
+            with self.store(info) as opened:
+                return self.post(info, messages, opened)
+        with store.locked():
+            batch = list(messages)
+            state = store.heads().get(feed.public)
+            if state is None or state.seq == 0:
+                join = msg.Join(
+                    ident.keys.public, ident.name,
+                    msg.sign_join(ident.keys.secret, info.id, feed.public),
+                )
+                batch.insert(0, join)
+            sealed = [
+                seal(info.keys.content_key, feed.public, msg.encode(m)) for m in batch
+            ]
+            made = store.append(feed.secret, feed.public, sealed, self.clock)
+        return made[len(made) - len(messages):]
+
+    def ledger(self, info: GroupInfo, store: Store | None = None) -> Ledger:
+        if store is None:
+            with self.store(info) as opened:
+                return self.ledger(info, opened)
+        ledger = Ledger(info.keys, info.currency)
+        ledger.add_all(store.all_entries())
+        for proof in store.forks():
+            ledger.add_fork(proof.author, proof.seq)
+        return ledger

@@ -1,0 +1,65 @@
+"""Money as integers in minor units, parsed from and shown as decimal strings.
+
+No float ever touches an amount: parsing is string arithmetic, against the
+currency's ISO 4217 exponent (EUR 2, JPY 0, BHD 3, ...).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ssbmoney.errors import BadInput
+
+# ISO 4217 minor-unit exponents that differ from 2, plus the common 2s for clarity.
+_EXPONENTS: dict[str, int] = {
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+    "XPF": 0,
+    "CLF": 4, "UYW": 4,
+}
+MAX_AMOUNT = 10**15
+"""Far beyond any group's budget; keeps every sum well inside msgpack's integers."""
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_AMOUNT = re.compile(r"^(\d+)(?:\.(\d+))?$")
+
+
+def check_currency(code: str) -> str:
+    code = code.strip().upper()
+    if not _CURRENCY.match(code):
+        raise BadInput(f"currency must be a three-letter ISO 4217 code, not {code!r}")
+    return code
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENTS.get(currency, 2)
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """``"12.50"`` in EUR → ``1250``. Refuses signs, too many decimals, zero, garbage."""
+    exp = exponent(currency)
+    match = _AMOUNT.match(text.strip())
+    if not match:
+        raise BadInput(f"amount must be a positive decimal number like 12.50, not {text!r}")
+    whole, frac = match.group(1), match.group(2) or ""
+    if len(frac) > exp:
+        raise BadInput(
+            f"amount {text!r} has {len(frac)} decimals; {currency} has {exp}"
+        )
+    minor = int(whole) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
+    if minor <= 0:
+        raise BadInput(f"amount must be more than zero, not {text!r}")
+    if minor > MAX_AMOUNT:
+        raise BadInput(f"amount {text!r} is too large")
+    return minor
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """``1250`` in EUR → ``"12.50"`` (negative amounts keep their sign)."""
+    exp = exponent(currency)
+    sign = "-" if minor < 0 else ""
+    value = abs(minor)
+    if exp == 0:
+        return f"{sign}{value}"
+    return f"{sign}{value // 10**exp}.{value % 10**exp:0{exp}d}"

@@ -1,0 +1,52 @@
+"""Plain-text renderings of the budget view, for the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ssbmoney.money import format_amount
+
+
+def when(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def status_text(view: dict[str, Any]) -> str:
+    cur = view["currency"]
+
+    def amt(minor: int) -> str:
+        return f"{format_amount(minor, cur)} {cur}"
+
+    names = view.get("member_names", {})
+    lines = [
+        f"{view['name'] or '(group not yet synced)'}  [{view['group'][:12]}]",
+        f"balance    {amt(view['balance'])}",
+        f"deposited  {amt(view['deposited'])}",
+        f"spent      {amt(view['spent'])}",
+        f"committed  {amt(view['committed'])}",
+        f"available  {amt(view['available'])}",
+        f"members    {', '.join(names.get(m, m[:10]) for m in view['members']) or '-'}",
+        "",
+    ]
+    order = {"open": 0, "approved": 1, "rejected": 2}
+    rows = sorted(view["proposals"], key=lambda p: (order[p["status"]], -p["claimed_ms"]))
+    if rows:
+        lines.append("proposals")
+    for p in rows:
+        status = "withdrawn" if p["withdrawn"] else p["status"]
+        spent = f", spent {amt(p['spent'])}" if p["spent"] else ""
+        lines.append(
+            f"  {p['id'][:9]}  {status:9} {amt(p['amount']):>14}  {p['title']}"
+            f"  (yes {p['yes']} no {p['no']} abstain {p['abstain']} block {p['block']}{spent})"
+        )
+    if view["warnings"]:
+        lines.append("")
+        lines.append("warnings")
+        for w in view["warnings"]:
+            lines.append(f"  {w['kind']}: {w.get('entry') or w.get('feed')}")
+    lines.append("")
+    lines.append(f"state hash {view['state_hash']}")
+    return "\n".join(lines)

@@ -1,0 +1,453 @@
+"""The durable store of one group's feeds: an append-only log plus a rebuildable index.
+
+Layout of a group directory::
+
+    entries.log    every accepted entry of every feed of the group, framed, in
+                   arrival order (the truth)
+    forks.log      fork proofs: framed msgpack [first entry | nil, second entry]
+    index.sqlite   a cache of where each entry is, and each feed's head; rebuilt
+                   from the logs whenever it is missing, damaged or behind
+    lock           the lock file every writer takes (fcntl.flock, blocking)
+
+Why one log per group rather than one per feed: a sync batch touches many feeds, and
+with one file it shares one fsync instead of one per feed; torn-tail recovery is one
+check; and arrival order is kept for free. Groups never share a log, so nothing of
+one group travels with another.
+
+Concurrency: every write happens under an exclusive ``flock`` on ``lock``, so several
+processes on one home (a command, the TUI, a server) are serialized and never
+refused: they wait. A writer first catches up with whatever other processes
+appended since it last looked (and only then may it cut a torn tail, which by the
+lock no living writer can be in the middle of). An append is acknowledged only after
+``fdatasync``.
+
+The index trails the log: appends write and sync the log, and the rows describing
+them are written to SQLite at the next read, ``flush_index`` or ``close``, in one
+transaction. Any process can bring the index up to date from the log alone, which is
+how crash recovery, catching up with other writers and a full rebuild all work.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+import msgpack
+
+from ssbmoney import entry as entry_mod
+from ssbmoney import framing
+from ssbmoney.entry import Entry
+from ssbmoney.errors import BadInput, StoreError, ValidationError
+from ssbmoney.validate import FeedState, ForkProof, Mode, validate_run
+
+LOG_NAME = "entries.log"
+FORKS_NAME = "forks.log"
+INDEX_NAME = "index.sqlite"
+LOCK_NAME = "lock"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    id BLOB PRIMARY KEY, feed BLOB NOT NULL, seq INTEGER NOT NULL,
+    offset INTEGER NOT NULL, length INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_by_feed ON entries (feed, seq);
+CREATE TABLE IF NOT EXISTS feeds (
+    feed BLOB PRIMARY KEY, seq INTEGER NOT NULL, head BLOB NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class IngestReport(NamedTuple):
+    accepted: tuple[Entry, ...]
+    duplicates: int
+    errors: tuple[ValidationError, ...]
+    forks: tuple[ForkProof, ...]
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """One group's entries on disk. Use as a context manager, or call ``close``."""
+
+    def __init__(self, directory: Path, group: bytes) -> None:
+        self.directory = Path(directory)
+        self.group = group
+        new_dir = not self.directory.exists()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if new_dir:
+            fsync_dir(self.directory.parent)
+        self._log_path = self.directory / LOG_NAME
+        self._forks_path = self.directory / FORKS_NAME
+        self._thread_lock = threading.RLock()
+        self._lock_fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        self._lock_depth = 0
+        self._log_fd = -1
+        self._states: dict[bytes, FeedState] = {}
+        self._end = 0  # log offset up to which self._states is current
+        self._pending: list[tuple[bytes, bytes, int, int, int]] = []
+        self._db: sqlite3.Connection | None = None
+        with self.locked():
+            self._log_fd = os.open(
+                self._log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600
+            )
+            if new_dir:
+                fsync_dir(self.directory)
+            self._open_index()
+            self._catch_up()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        if self._log_fd < 0:
+            return
+        try:
+            self.flush_index()
+        finally:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            os.close(self._log_fd)
+            os.close(self._lock_fd)
+            self._log_fd = -1
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the home-wide write lock (re-entrant within this object)."""
+        with self._thread_lock:
+            if self._lock_depth == 0:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+                if self._lock_depth == 0:
+                    fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    # ---------------------------------------------------------------------- index
+
+    def _open_index(self) -> None:
+        path = self.directory / INDEX_NAME
+        try:
+            self._db = self._connect(path)
+            row = self._db.execute("SELECT value FROM meta WHERE key='log_end'").fetchone()
+            indexed_end = int(row[0]) if row else 0
+            if indexed_end > os.fstat(self._log_fd).st_size:
+                raise sqlite3.DatabaseError("index is ahead of the log")
+            self._load_index(indexed_end)
+        except sqlite3.DatabaseError:
+            self._rebuild_index_file(path)
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        # The log is the truth; a lost index write is caught up from the log.
+        db.execute("PRAGMA synchronous=OFF")
+        db.executescript(_SCHEMA)
+        return db
+
+    def _rebuild_index_file(self, path: Path) -> None:
+        if self._db is not None:
+            self._db.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        self._db = self._connect(path)
+        self._states = {}
+        self._end = 0
+        self._pending = []
+
+    def _load_index(self, indexed_end: int) -> None:
+        assert self._db is not None
+        self._states = {
+            bytes(feed): FeedState(bytes(feed), self.group, seq, bytes(head))
+            for feed, seq, head in self._db.execute("SELECT feed, seq, head FROM feeds")
+        }
+        self._end = indexed_end
+
+    def rebuild_index(self) -> None:
+        """Throw the index away and build it again from the logs."""
+        with self.locked():
+            self._rebuild_index_file(self.directory / INDEX_NAME)
+            self._catch_up()
+            self.flush_index()
+
+    def flush_index(self) -> None:
+        """Write the rows for entries appended since the last flush, in one transaction."""
+        with self._thread_lock:
+            if not self._pending or self._db is None:
+                return
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                db.executemany(
+                    "INSERT OR IGNORE INTO entries VALUES (?, ?, ?, ?, ?)", self._pending
+                )
+                touched = {row[1] for row in self._pending}
+                db.executemany(
+                    "INSERT INTO feeds VALUES (?, ?, ?) ON CONFLICT(feed) DO UPDATE SET"
+                    " seq=excluded.seq, head=excluded.head WHERE excluded.seq > feeds.seq",
+                    [(f, self._states[f].seq, self._states[f].head) for f in touched],
+                )
+                db.execute(
+                    "INSERT INTO meta VALUES ('log_end', ?) ON CONFLICT(key) DO UPDATE SET"
+                    " value=max(value, excluded.value)",
+                    (self._end,),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._pending = []
+
+    # ---------------------------------------------------------------- catching up
+
+    def _catch_up(self) -> None:
+        """Read what is in the log beyond ``self._end``; cut a torn tail. Needs the lock."""
+        size = os.fstat(self._log_fd).st_size
+        if size != self._end:
+            data = os.pread(self._log_fd, size - self._end, self._end)
+            pos = self._end
+            for offset, payload in framing.scan(data):
+                try:
+                    entry = entry_mod.decode(payload)
+                except ValidationError as err:
+                    raise StoreError(
+                        f"{self._log_path}: entry at offset {self._end + offset} is damaged"
+                        f" ({err.message}); run `ssbmoney audit` on this home"
+                    ) from None
+                self._note(entry, self._end + offset, len(payload))
+                pos = self._end + offset + framing.HEADER_SIZE + len(payload)
+            if pos < size:
+                # A frame that was never completed (so never acknowledged): cut it.
+                os.ftruncate(self._log_fd, pos)
+                os.fsync(self._log_fd)
+            self._end = pos
+        self._load_forks()
+
+    def _note(self, entry: Entry, offset: int, length: int) -> None:
+        old = self._states.get(entry.author)
+        if old is None or entry.seq > old.seq:
+            forked = old.forked if old is not None else False
+            self._states[entry.author] = FeedState(
+                entry.author, self.group, entry.seq, entry.id, forked
+            )
+        self._pending.append((entry.id, entry.author, entry.seq, offset, length))
+
+    def _load_forks(self) -> None:
+        for proof in self.forks():
+            state = self._states.get(proof.author)
+            if state is not None and not state.forked:
+                self._states[proof.author] = state._replace(forked=True)
+
+    # ------------------------------------------------------------------- writing
+
+    def _write(self, payloads: Sequence[bytes]) -> list[int]:
+        """Append framed payloads to the log and sync; returns each frame's offset."""
+        offsets = []
+        pos = self._end
+        frames = []
+        for payload in payloads:
+            offsets.append(pos)
+            framed = framing.frame(payload)
+            frames.append(framed)
+            pos += len(framed)
+        data = b"".join(frames)
+        written = os.write(self._log_fd, data)
+        while written < len(data):
+            written += os.write(self._log_fd, data[written:])
+        os.fdatasync(self._log_fd)
+        self._end = pos
+        return offsets
+
+    def append(
+        self,
+        secret: bytes,
+        author: bytes,
+        contents: Sequence[bytes],
+        claimed_ms: int | Callable[[], int],
+    ) -> list[Entry]:
+        """Sign and durably append entries to our own feed, as one batch.
+
+        ``claimed_ms`` is the timestamp to claim (or a clock to ask once per batch);
+        it is shown to people and never decides anything.
+        """
+        with self.locked():
+            self._refresh()
+            state = self._states.get(author) or FeedState(author, self.group)
+            if state.forked:
+                raise BadInput("this feed is forked; it cannot be written to")
+            stamp = claimed_ms() if callable(claimed_ms) else claimed_ms
+            create = entry_mod.create
+            group = self.group
+            seq, head = state.seq, state.head
+            made = []
+            for content in contents:
+                seq += 1
+                made_entry = create(secret, author, group, seq, head, stamp, content)
+                head = made_entry.id
+                made.append(made_entry)
+            if not made:
+                return made
+            offsets = self._write([e.raw for e in made])
+            for made_entry, offset in zip(made, offsets, strict=True):
+                self._note(made_entry, offset, len(made_entry.raw))
+            return made
+
+    def ingest(self, entries: Iterable[Entry], mode: Mode = Mode.CHAIN) -> IngestReport:
+        """Validate entries from elsewhere and durably keep the valid ones.
+
+        Entries may come from many feeds in any order; each feed's run is sorted and
+        validated on top of what we hold. Invalid entries are refused with typed
+        errors and change nothing; a fork is kept as a proof and stops the feed.
+        """
+        by_feed: dict[bytes, list[Entry]] = {}
+        for item in entries:
+            by_feed.setdefault(item.author, []).append(item)
+        accepted: list[Entry] = []
+        duplicates = 0
+        errors: list[ValidationError] = []
+        forks: list[ForkProof] = []
+        with self.locked():
+            self._refresh()
+            for author, run in by_feed.items():
+                run.sort(key=lambda e: e.seq)
+                state = self._states.get(author) or FeedState(author, self.group)
+                result = validate_run(
+                    state,
+                    run,
+                    mode,
+                    id_at=lambda seq, a=author: self._id_at(a, seq),
+                    entry_at=lambda seq, a=author: self._entry_at(a, seq),
+                )
+                accepted.extend(result.accepted)
+                duplicates += result.duplicates
+                if result.error is not None:
+                    errors.append(result.error)
+                if result.fork is not None:
+                    forks.append(result.fork)
+            if accepted:
+                offsets = self._write([e.raw for e in accepted])
+                for item, offset in zip(accepted, offsets, strict=True):
+                    self._note(item, offset, len(item.raw))
+            if forks:
+                self._write_forks(forks)
+        return IngestReport(tuple(accepted), duplicates, tuple(errors), tuple(forks))
+
+    def _write_forks(self, forks: Sequence[ForkProof]) -> None:
+        fd = os.open(self._forks_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            # Under the lock: cut a proof torn by a crash (never acknowledged), or every
+            # proof appended after it would be unreadable and its feed open again.
+            size = os.fstat(fd).st_size
+            good = framing.good_end(os.pread(fd, size, 0))
+            if good < size:
+                os.ftruncate(fd, good)
+            data = b"".join(
+                framing.frame(
+                    msgpack.packb([p.first.raw if p.first else None, p.second.raw])
+                )
+                for p in forks
+            )
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        for proof in forks:
+            state = self._states[proof.author]
+            self._states[proof.author] = state._replace(forked=True)
+
+    def _refresh(self) -> None:
+        """Under the lock: take in what other processes appended since we last looked."""
+        if os.fstat(self._log_fd).st_size != self._end or self._forks_path.exists():
+            self._catch_up()
+
+    # ------------------------------------------------------------------- reading
+
+    def _read_at(self, offset: int, length: int) -> Entry:
+        data = os.pread(self._log_fd, framing.HEADER_SIZE + length, offset)
+        return entry_mod.decode(data[framing.HEADER_SIZE :])
+
+    def _indexed(self) -> sqlite3.Connection:
+        """The index, brought up to date with every writer's appends."""
+        with self.locked():
+            self._refresh()
+            self.flush_index()
+        assert self._db is not None
+        return self._db
+
+    def _id_at(self, author: bytes, seq: int) -> bytes | None:
+        row = self._indexed().execute(
+            "SELECT id FROM entries WHERE feed=? AND seq=?", (author, seq)
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def _entry_at(self, author: bytes, seq: int) -> Entry | None:
+        row = self._indexed().execute(
+            "SELECT offset, length FROM entries WHERE feed=? AND seq=?", (author, seq)
+        ).fetchone()
+        return self._read_at(row[0], row[1]) if row else None
+
+    def heads(self) -> dict[bytes, FeedState]:
+        """Every feed's state (sequence, head id, forked), up to date."""
+        with self.locked():
+            self._refresh()
+            return dict(self._states)
+
+    def feed_entries(self, author: bytes, from_seq: int = 1) -> list[Entry]:
+        rows = self._indexed().execute(
+            "SELECT offset, length FROM entries WHERE feed=? AND seq>=? ORDER BY seq",
+            (author, from_seq),
+        ).fetchall()
+        return [self._read_at(offset, length) for offset, length in rows]
+
+    def get(self, digest: bytes) -> Entry | None:
+        row = self._indexed().execute(
+            "SELECT offset, length FROM entries WHERE id=?", (digest,)
+        ).fetchone()
+        return self._read_at(row[0], row[1]) if row else None
+
+    def count(self) -> int:
+        row = self._indexed().execute("SELECT count(*) FROM entries").fetchone()
+        return int(row[0])
+
+    def all_entries(self) -> Iterator[Entry]:
+        """Every entry, in log (arrival) order, read straight from the log."""
+        with self.locked():
+            self._refresh()
+            end = self._end
+        data = os.pread(self._log_fd, end, 0)
+        decode = entry_mod.decode
+        for _offset, payload in framing.scan(data):
+            yield decode(payload)
+
+    def forks(self) -> list[ForkProof]:
+        if not self._forks_path.exists():
+            return []
+        data = self._forks_path.read_bytes()
+        proofs = []
+        for _offset, payload in framing.scan(data):
+            first_raw, second_raw = msgpack.unpackb(payload)
+            second = entry_mod.decode(second_raw)
+            first = entry_mod.decode(first_raw) if first_raw is not None else None
+            first_id = first.id if first is not None else b""
+            proofs.append(ForkProof(second.author, second.seq, first, first_id, second))
+        return proofs
