@@ -177,6 +177,19 @@ def _is_uint(value: object) -> bool:
     return type(value) is int and value >= 0
 
 
+def _ends_early(raw: bytes) -> bool:
+    """Do the bytes start a msgpack value that they do not finish? (error path only)"""
+    unpacker = msgpack.Unpacker(max_buffer_size=2 * MAX_ENTRY_BYTES)
+    unpacker.feed(raw)
+    try:
+        unpacker.unpack()
+    except msgpack.OutOfData:
+        return True
+    except Exception:
+        return False
+    return False
+
+
 def decode(raw: bytes) -> Entry:
     """Decode wire bytes into an Entry, refusing every non-canonical form.
 
@@ -190,11 +203,9 @@ def decode(raw: bytes) -> Entry:
         outer = _unpackb(raw)
     except msgpack.ExtraData:
         raise NonCanonical("trailing bytes after the entry") from None
-    except (msgpack.OutOfData, ValueError) as err:
-        if isinstance(err, msgpack.OutOfData) or "incomplete" in str(err).lower():
-            raise TruncatedEntry("entry bytes end before the entry does") from None
-        raise MalformedEntry(f"entry is not msgpack: {err}") from None
     except Exception as err:  # msgpack raises several unrelated types on garbage
+        if _ends_early(raw):
+            raise TruncatedEntry("entry bytes end before the entry does") from None
         raise MalformedEntry(f"entry is not msgpack: {err}") from None
     if type(outer) is not list or len(outer) != 3:
         raise MalformedEntry("entry must be a 3-element array [envelope, signature, content]")

@@ -22,6 +22,7 @@ from ssbmoney.errors import BadInput, IdentityExists, NoIdentity, StoreError
 from ssbmoney.group import GroupKeys, Invite, group_keys, seal
 from ssbmoney.keys import KeyPair, derive, keypair
 from ssbmoney.ledger import Ledger
+from ssbmoney.money import check_currency
 from ssbmoney.paths import HomePaths
 from ssbmoney.store import Store, fsync_dir
 
@@ -170,6 +171,45 @@ class Home:
             what = "no group" if not matches else "more than one group"
             raise BadInput(f"{what} matches {selector!r}")
         return matches[0]
+
+    def create_group(
+        self,
+        name: str,
+        currency: str,
+        members: Sequence[bytes] = (),
+        threshold: int = 50,
+        quorum: int | None = None,
+        block_vetoes: bool = True,
+        secret: bytes | None = None,
+    ) -> GroupInfo:
+        """Found a group: its secret, the founder's feed, and the founding entry."""
+        currency = check_currency(currency)
+        name = name.strip()
+        if not name:
+            raise BadInput("a group name must not be empty")
+        if not 1 <= threshold <= 100:
+            raise BadInput(f"--threshold must be an integer from 1 to 100, not {threshold}")
+        ident = self.identity()
+        others = tuple(m for m in dict.fromkeys(members) if m != ident.keys.public)
+        if quorum is not None and not 1 <= quorum <= len(others) + 1:
+            raise BadInput(
+                f"--quorum must be from 1 to the number of founding members ({len(others) + 1})"
+            )
+        secret = secret if secret is not None else os.urandom(32)
+        founder = self.feed_keypair(secret)
+        info = GroupInfo(group_keys(secret, founder.public), name, currency, ())
+        self.save_group(info)
+        self.post(info, [msg.Found(name, currency, others, threshold, quorum, block_vetoes)])
+        return info
+
+    def join_group(self, invite: Invite) -> GroupInfo:
+        """Join offline: keep the group's keys and write this feed's join entry."""
+        self.identity()
+        info = GroupInfo(invite.keys, invite.name, invite.currency, invite.urls)
+        if not any(g.id == info.id for g in self.groups()):
+            self.save_group(info)
+        self.post(info, [])
+        return info
 
     def invite(self, info: GroupInfo) -> Invite:
         return Invite(info.keys, info.name, info.currency, info.urls)

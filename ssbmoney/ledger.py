@@ -302,7 +302,7 @@ class Ledger:
             if not counted:
                 for pid, _seq, _p in s.proposals:
                     warnings.append(("non_member", "entry", entry_id(pid)))
-                for pid, votes in s.votes.items():
+                for votes in s.votes.values():
                     for _seq, vid, _v in votes:
                         warnings.append(("non_member", "entry", entry_id(vid)))
 

@@ -103,6 +103,7 @@ def validate_run(
     """
     author = state.author
     pending: list[Entry] = []
+    in_run: dict[int, Entry] = {}
     duplicates = 0
     error: ValidationError | None = None
     fork: ForkProof | None = None
@@ -131,7 +132,11 @@ def validate_run(
             break
         seq = entry.seq
         if seq <= cur.seq:
-            known = cur.head if seq == cur.seq else id_at(seq)
+            earlier = in_run.get(seq)
+            if earlier is not None:
+                known: bytes | None = earlier.id
+            else:
+                known = cur.head if seq == cur.seq else id_at(seq)
             if known is None or known == entry.id:
                 duplicates += 1
                 continue
@@ -143,7 +148,9 @@ def validate_run(
                     feed=author, seq=seq, entry=entry.id,
                 )
             else:
-                first = entry_at(seq) if entry_at is not None else None
+                first = earlier
+                if first is None and entry_at is not None:
+                    first = entry_at(seq)
                 fork = ForkProof(author, seq, first, known, entry)
                 error = Fork(
                     f"fork: two different signed entries at sequence {seq}",
@@ -166,6 +173,7 @@ def validate_run(
             stop_index = index
             break
         pending.append(entry)
+        in_run[seq] = entry
         cur = cur.advanced(entry)
 
     accepted, sig_error, vouched = _authenticate(pending, mode)
