@@ -150,64 +150,90 @@ def _optional_uint(body: dict[str, Any], key: str) -> int | None:
     return value
 
 
+def _vote(body: dict[str, Any]) -> Message:
+    choice = body.get("choice")
+    if choice not in CHOICES:
+        raise BadContent(f"vote must be one of {', '.join(CHOICES)}")
+    return Vote(_key(body, "proposal"), choice, _text(body, "comment"))
+
+
+def _deposit(body: dict[str, Any]) -> Message:
+    return Deposit(_amount(body), _text(body, "note"))
+
+
+def _spend(body: dict[str, Any]) -> Message:
+    return Spend(_key(body, "proposal"), _amount(body), _text(body, "payee"),
+                 _text(body, "note"))
+
+
+def _proposal(body: dict[str, Any]) -> Message:
+    add = body.get("add_member")
+    if add is not None:
+        add = _key(body, "add_member")
+    return Proposal(_text(body, "title", True), _amount(body), _text(body, "payee"),
+                    _text(body, "category"), _optional_uint(body, "closes_ms"), add)
+
+
+def _close(body: dict[str, Any]) -> Message:
+    cut = body.get("cut")
+    if type(cut) is not list or len(cut) > 4096:
+        raise BadContent("close must name the heads it saw")
+    pairs = []
+    for pair in cut:
+        if (type(pair) is not list or len(pair) != 2 or type(pair[0]) is not bytes
+                or len(pair[0]) != 32 or type(pair[1]) is not int or pair[1] < 0):
+            raise BadContent("close heads must be [feed key, sequence] pairs")
+        pairs.append((pair[0], pair[1]))
+    return Close(_key(body, "proposal"), tuple(sorted(pairs)))
+
+
+def _withdraw(body: dict[str, Any]) -> Message:
+    return Withdraw(_key(body, "proposal"))
+
+
+def _reverse(body: dict[str, Any]) -> Message:
+    return Reverse(_key(body, "target"), _text(body, "note"))
+
+
+def _join(body: dict[str, Any]) -> Message:
+    signature = body.get("signature")
+    if type(signature) is not bytes or len(signature) != 64:
+        raise BadContent("join signature must be 64 bytes")
+    return Join(_key(body, "identity"), _text(body, "name"), signature)
+
+
+def _found(body: dict[str, Any]) -> Message:
+    members = body.get("members")
+    if type(members) is not list or any(type(m) is not bytes or len(m) != 32 for m in members):
+        raise BadContent("found members must be a list of 32-byte keys")
+    threshold = body.get("threshold")
+    if type(threshold) is not int or not 1 <= threshold <= 100:
+        raise BadContent("threshold must be an integer from 1 to 100")
+    quorum = _optional_uint(body, "quorum")
+    vetoes = body.get("block_vetoes")
+    if type(vetoes) is not bool:
+        raise BadContent("block_vetoes must be true or false")
+    currency = _text(body, "currency", True)
+    return Found(_text(body, "name", True), currency, tuple(members), threshold, quorum, vetoes)
+
+
+_PARSERS = {
+    "vote": _vote, "deposit": _deposit, "spend": _spend, "proposal": _proposal,
+    "close": _close, "withdraw": _withdraw, "reverse": _reverse, "join": _join,
+    "found": _found,
+}
+_unpackb = msgpack.unpackb
+
+
 def parse(data: bytes) -> Message:
+    """Bytes to one message record, or ``BadContent`` saying what is wrong."""
     try:
-        body = msgpack.unpackb(data)
+        body = _unpackb(data)
     except Exception as err:
         raise BadContent(f"content is not msgpack: {err}") from None
     if type(body) is not dict:
         raise BadContent("content must be a map")
-    kind = body.get("type")
-    if kind == "vote":
-        choice = body.get("choice")
-        if choice not in CHOICES:
-            raise BadContent(f"vote must be one of {', '.join(CHOICES)}")
-        return Vote(_key(body, "proposal"), choice, _text(body, "comment"))
-    if kind == "deposit":
-        return Deposit(_amount(body), _text(body, "note"))
-    if kind == "spend":
-        return Spend(_key(body, "proposal"), _amount(body), _text(body, "payee"),
-                     _text(body, "note"))
-    if kind == "proposal":
-        add = body.get("add_member")
-        if add is not None:
-            add = _key(body, "add_member")
-        return Proposal(_text(body, "title", True), _amount(body), _text(body, "payee"),
-                        _text(body, "category"), _optional_uint(body, "closes_ms"), add)
-    if kind == "close":
-        cut = body.get("cut")
-        if type(cut) is not list or len(cut) > 4096:
-            raise BadContent("close must name the heads it saw")
-        pairs = []
-        for pair in cut:
-            if (type(pair) is not list or len(pair) != 2 or type(pair[0]) is not bytes
-                    or len(pair[0]) != 32 or type(pair[1]) is not int or pair[1] < 0):
-                raise BadContent("close heads must be [feed key, sequence] pairs")
-            pairs.append((pair[0], pair[1]))
-        return Close(_key(body, "proposal"), tuple(sorted(pairs)))
-    if kind == "withdraw":
-        return Withdraw(_key(body, "proposal"))
-    if kind == "reverse":
-        return Reverse(_key(body, "target"), _text(body, "note"))
-    if kind == "join":
-        signature = body.get("signature")
-        if type(signature) is not bytes or len(signature) != 64:
-            raise BadContent("join signature must be 64 bytes")
-        return Join(_key(body, "identity"), _text(body, "name"), signature)
-    if kind == "found":
-        members = body.get("members")
-        if type(members) is not list or any(
-            type(m) is not bytes or len(m) != 32 for m in members
-        ):
-            raise BadContent("found members must be a list of 32-byte keys")
-        threshold = body.get("threshold")
-        if type(threshold) is not int or not 1 <= threshold <= 100:
-            raise BadContent("threshold must be an integer from 1 to 100")
-        quorum = _optional_uint(body, "quorum")
-        vetoes = body.get("block_vetoes")
-        if type(vetoes) is not bool:
-            raise BadContent("block_vetoes must be true or false")
-        currency = _text(body, "currency", True)
-        return Found(_text(body, "name", True), currency, tuple(members), threshold,
-                     quorum, vetoes)
-    raise BadContent(f"unknown message type {kind!r}")
+    parser = _PARSERS.get(body.get("type"))  # type: ignore[arg-type]
+    if parser is None:
+        raise BadContent(f"unknown message type {body.get('type')!r}")
+    return parser(body)

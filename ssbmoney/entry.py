@@ -85,7 +85,7 @@ def verify_signature(envelope: bytes, signature: bytes, author: bytes) -> bool:
 
 
 def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def feed_id(author: bytes) -> str:

@@ -27,9 +27,16 @@ from nacl.exceptions import CryptoError
 from ssbmoney.errors import BadInput
 from ssbmoney.keys import derive
 
+try:
+    from nacl._sodium import ffi as _ffi
+    from nacl._sodium import lib as _lib
+except ImportError:  # pragma: no cover - a PyNaCl without its cffi module
+    _ffi = _lib = None
+
 INVITE_PREFIX = "ssbm-invite:"
 PUB_CODE_PREFIX = "ssbm-pub:"
 NONCE_SIZE = 24
+_MAC_SIZE = 16
 
 
 class GroupKeys(NamedTuple):
@@ -61,15 +68,27 @@ def seal(content_key: bytes, author: bytes, plaintext: bytes) -> bytes:
 
 
 def open_sealed(content_key: bytes, sealed: bytes) -> bytes | None:
-    """The plaintext, or None when the content was not sealed with this key."""
-    if len(sealed) < NONCE_SIZE + 16:
+    """The plaintext, or None when the content was not sealed with this key.
+
+    Calls libsodium's ``crypto_secretbox_open_easy`` through PyNaCl's own cffi
+    binding: the fold opens 100,000 contents a second, and the public wrapper's
+    argument checks cost more than the decryption itself.
+    """
+    size = len(sealed) - NONCE_SIZE - _MAC_SIZE
+    if size < 0 or len(content_key) != 32:
         return None
-    try:
-        return bytes(
-            sodium.crypto_secretbox_open(sealed[NONCE_SIZE:], sealed[:NONCE_SIZE], content_key)
-        )
-    except CryptoError:
+    if _lib is None:
+        try:
+            return bytes(sodium.crypto_secretbox_open(
+                sealed[NONCE_SIZE:], sealed[:NONCE_SIZE], content_key))
+        except CryptoError:
+            return None
+    out = _ffi.new("unsigned char[]", size or 1)
+    view = _ffi.from_buffer(sealed)
+    if _lib.crypto_secretbox_open_easy(out, view + NONCE_SIZE, size + _MAC_SIZE, view,
+                                       content_key) != 0:
         return None
+    return _ffi.buffer(out, size)[:]
 
 
 # ------------------------------------------------------------------------ invites

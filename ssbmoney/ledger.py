@@ -5,71 +5,105 @@ returns the same view, and the same state hash, for the same set of entries what
 order they came in. Nothing here reads a clock: claimed timestamps are shown, never
 used to decide.
 
-Rules (README, "Deciding"):
+Rules:
 
-* Members are the founder, the founding members, and those added by approved
-  proposals. Anyone else's entries are flagged ``non_member`` and not counted.
-* Proposals are decided by ``close`` entries. A close names the feed heads its author
-  had seen (its *cut*); exactly the votes inside the cut count, each member's latest
-  one. Closes that did not see another close of the same proposal are *concurrent
-  first closes*; their cuts are merged (the union), so the outcome does not depend
-  on which of them arrived first. A close that saw an earlier close changes nothing.
-* Proposals are decided in a fixed order (by the size of their merged cut, then by
-  id), each with the members known at that point, so membership changes made by
-  approved proposals apply to later decisions without any circularity.
+* A feed belongs to the member whose identity signed its first entry (``join``).
+  Members are the founder, the founding members, and those admitted by approved
+  proposals; anyone else's entries are flagged ``non_member`` and not counted.
+* Proposals are decided by ``close`` entries (see ``ssbmoney.decide``): exactly the
+  votes inside the merged cut of the first closes count, each member's latest.
+  Proposals are decided in a fixed order (``decide.order_key``), each with the
+  members admitted by proposals decided before it, so admission is never circular.
 * The ledger records facts: every member's spend reduces the balance; one against a
   proposal that is not approved, or beyond its amount, is flagged, never dropped.
-  A reversal (in the same feed) cancels a deposit or spend; nothing is deleted.
+  A reversal, in the same feed, cancels a deposit or spend; nothing is deleted.
 * Entries of a forked feed from the fork on are left out and the feed is flagged.
+
+Incremental: adding an entry updates indexes in O(1) and marks the one proposal it
+concerns; ``view`` recomputes only marked proposals (everything, when a join, the
+founding, a fork or an admission changes who the members are) and reassembles the
+canonical text from cached rows, so an update costs far less than a full fold.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-from typing import Any
-
-import msgpack
+import bisect
+import gc
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from ssbmoney import content as msg
+from ssbmoney import decide
 from ssbmoney.entry import Entry, entry_id, feed_id
 from ssbmoney.group import GroupKeys, open_sealed
+from ssbmoney.statehash import canonical, digest_object, state_hash
+
+__all__ = ["Ledger", "fold", "state_hash"]
 
 
-@dataclass
-class _FeedSummary:
-    """What one feed says, ready for the global step. Rebuilt when the feed changes."""
+class _Item(NamedTuple):
+    id: bytes
+    feed: bytes
+    seq: int
+    claimed_ms: int
+    message: msg.Message | None
+    problem: str
 
-    identity: bytes | None = None
-    name: str = ""
-    found: tuple[msg.Found, bytes] | None = None
-    deposits: list[tuple[bytes, msg.Deposit]] = field(default_factory=list)
-    proposals: list[tuple[bytes, int, msg.Proposal]] = field(default_factory=list)
-    votes: dict[bytes, list[tuple[int, bytes, msg.Vote]]] = field(default_factory=dict)
-    closes: list[tuple[bytes, int, msg.Close]] = field(default_factory=list)
-    spends: list[tuple[bytes, msg.Spend]] = field(default_factory=list)
-    withdraws: list[tuple[bytes, int, bytes]] = field(default_factory=list)
-    warnings: list[tuple[str, str, str]] = field(default_factory=list)
+
+class _Decision(NamedTuple):
+    approved: bool
+    withdrawn: bool
+    ballots: dict[bytes, str]
+    warnings: tuple[tuple[str, str, str], ...]
 
 
 class Ledger:
-    """Accumulates entries of one group and folds them into the budget view."""
+    """Accumulates the entries of one group and folds them into the budget view."""
 
     def __init__(self, keys: GroupKeys, currency: str = "") -> None:
         self.keys = keys
         self.default_currency = currency
-        self._feeds: dict[bytes, dict[int, tuple[Entry, msg.Message | None, str]]] = {}
+        self._items: dict[bytes, dict[int, _Item]] = {}
         self._forks: dict[bytes, int] = {}
-        self._summaries: dict[bytes, _FeedSummary] = {}
+        self._count = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._joins: dict[bytes, tuple[bytes, str] | None] = {}
+        self._found: tuple[int, msg.Found] | None = None
+        self._proposals: dict[bytes, _Item] = {}
+        self._votes: dict[bytes, dict[bytes, list[tuple[int, bytes, str]]]] = {}
+        self._closes: dict[bytes, list[decide.CloseRef]] = {}
+        self._spends: dict[bytes, dict[bytes, tuple[bytes, int]]] = {}
+        self._withdraws: dict[bytes, list[tuple[bytes, int]]] = {}
+        self._deposits: dict[bytes, tuple[bytes, int]] = {}
+        self._spend_of: dict[bytes, tuple[bytes, bytes, int]] = {}
+        self._reversed: set[tuple[bytes, bytes]] = set()  # (feed, target) claims
+        self._dep_total: dict[bytes, int] = {}
+        self._spend_total: dict[bytes, int] = {}
+        self._countable: dict[bytes, list[bytes]] = {}
+        self._problems: set[tuple[str, str, str]] = set()
+        self._structure = True  # who the members are may have changed
+        self._dirty: set[bytes] = set()
+        self._rows: dict[bytes, tuple[dict[str, Any], str, tuple[Any, ...]]] = {}
+        self._order: list[tuple[str, bytes]] = []
+        self._order_dirty = True
         self._view: dict[str, Any] | None = None
-        self._claimed: dict[bytes, int] = {}
+        self._warnings_cache: tuple[Any, list[dict[str, str]], str] | None = None
+        self._rows_cache: tuple[list[dict[str, Any]], str, int, frozenset[Any]] | None = None
+        for feed_items in self._items.values():
+            for item in feed_items.values():
+                if item.seq < self._forks.get(item.feed, item.seq + 1):
+                    self._index(item)
 
     # ---------------------------------------------------------------- collecting
 
     def add(self, entry: Entry) -> None:
-        """Take one valid entry (of this group). Idempotent."""
-        feed = self._feeds.setdefault(entry.author, {})
-        if entry.seq in feed:
+        """Take one valid entry of this group. Idempotent, any order."""
+        feed_items = self._items.get(entry.author)
+        if feed_items is None:
+            feed_items = self._items[entry.author] = {}
+        elif entry.seq in feed_items:
             return
         message: msg.Message | None = None
         problem = ""
@@ -82,16 +116,28 @@ class Ledger:
             else:
                 try:
                     message = msg.parse(plain)
-                except msg.BadContent as err:
-                    problem = f"malformed_content: {err}"
-        feed[entry.seq] = (entry, message, problem)
-        self._claimed[entry.id] = entry.claimed_ms
-        self._summaries.pop(entry.author, None)
+                except msg.BadContent:
+                    problem = "malformed_content"
+        item = _Item(entry.id, entry.author, entry.seq, entry.claimed_ms, message, problem)
+        feed_items[entry.seq] = item
+        self._count += 1
+        limit = self._forks.get(entry.author)
+        if limit is None or entry.seq < limit:
+            self._index(item)
         self._view = None
 
-    def add_all(self, entries: Any) -> Ledger:
-        for item in entries:
-            self.add(item)
+    def add_all(self, entries: Iterable[Entry]) -> Ledger:
+        """Add many entries. The cyclic garbage collector is paused meanwhile: a bulk
+        load makes only acyclic records, and collecting while they pile up would
+        cost as much as the fold itself."""
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for item in entries:
+                self.add(item)
+        finally:
+            if was_enabled:
+                gc.enable()
         return self
 
     def add_fork(self, feed: bytes, seq: int) -> None:
@@ -99,324 +145,349 @@ class Ledger:
         old = self._forks.get(feed)
         if old is None or seq < old:
             self._forks[feed] = seq
-            self._summaries.pop(feed, None)
-            self._view = None
+            self._reset()
+
+    def _index(self, item: _Item) -> None:
+        message, feed, eid = item.message, item.feed, item.id
+        if message is None:
+            if item.problem != "pruned":
+                self._problems.add((item.problem, "entry", entry_id(eid)))
+            return
+        if item.seq == 1 or isinstance(message, msg.Join):
+            if item.seq == 1 and isinstance(message, msg.Join) and msg.join_ok(
+                message, self.keys.group_id, feed
+            ):
+                self._joins[feed] = (message.identity, message.name)
+            elif item.seq == 1:
+                self._joins[feed] = None
+            else:
+                self._problems.add(("misplaced_join", "entry", entry_id(eid)))
+            self._structure = True
+            return
+        kind = type(message)
+        if kind is msg.Vote:
+            pid = message.proposal  # type: ignore[union-attr]
+            votes = self._votes.setdefault(pid, {}).setdefault(feed, [])
+            bisect.insort(votes, (item.seq, eid, message.choice))  # type: ignore[union-attr]
+            self._touch(pid)
+        elif kind is msg.Deposit:
+            amount = message.amount  # type: ignore[union-attr]
+            self._deposits[eid] = (feed, amount)
+            if (feed, eid) not in self._reversed:
+                self._dep_total[feed] = self._dep_total.get(feed, 0) + amount
+        elif kind is msg.Proposal:
+            self._proposals[eid] = item
+            self._order_dirty = True
+            self._dirty.add(eid)
+            if message.add_member is not None:  # type: ignore[union-attr]
+                self._structure = True
+        elif kind is msg.Spend:
+            pid, amount = message.proposal, message.amount  # type: ignore[union-attr]
+            self._spend_of[eid] = (feed, pid, amount)
+            if (feed, eid) not in self._reversed:
+                self._spends.setdefault(pid, {})[eid] = (feed, amount)
+                self._spend_total[feed] = self._spend_total.get(feed, 0) + amount
+            self._dirty.add(pid)
+        elif kind is msg.Close:
+            close: msg.Close = message  # type: ignore[assignment]
+            ref = decide.CloseRef(eid, feed, item.seq, dict(close.cut))
+            self._closes.setdefault(close.proposal, []).append(ref)
+            self._touch(close.proposal)
+        elif kind is msg.Withdraw:
+            pid = message.proposal  # type: ignore[union-attr]
+            self._withdraws.setdefault(pid, []).append((feed, item.seq))
+            self._touch(pid)
+        elif kind is msg.Reverse:
+            self._reverse(feed, message.target)  # type: ignore[union-attr]
+        elif kind is msg.Found:
+            if feed == self.keys.founder and (self._found is None or item.seq < self._found[0]):
+                self._found = (item.seq, message)  # type: ignore[assignment]
+                self._structure = True
+            else:
+                self._problems.add(("misplaced_found", "entry", entry_id(eid)))
+            return
+        self._countable.setdefault(feed, []).append(eid)
+
+    def _touch(self, pid: bytes) -> None:
+        """Mark a proposal for recomputation; if it may admit a member (or is not
+        known yet), who the members are may change too."""
+        self._dirty.add(pid)
+        proposal = self._proposals.get(pid)
+        if proposal is None or proposal.message.add_member is not None:  # type: ignore[union-attr]
+            self._structure = True
+
+    def _reverse(self, feed: bytes, target: bytes) -> None:
+        if (feed, target) in self._reversed:
+            return
+        self._reversed.add((feed, target))
+        deposit = self._deposits.get(target)
+        if deposit is not None and deposit[0] == feed:
+            self._dep_total[feed] -= deposit[1]
+        spend = self._spend_of.get(target)
+        if spend is not None and spend[0] == feed:
+            self._spends[spend[1]].pop(target, None)
+            self._spend_total[feed] -= spend[2]
+            self._dirty.add(spend[1])
+
+    # ------------------------------------------------------------------ queries
 
     def messages_of(self, feed: bytes) -> list[tuple[bytes, msg.Message]]:
         """(entry id, message) of one feed's readable entries, in sequence order."""
-        items = self._feeds.get(feed, {})
-        return [(items[s][0].id, m) for s in sorted(items) if (m := items[s][1]) is not None]
+        items = self._items.get(feed, {})
+        return [(items[s].id, m) for s in sorted(items) if (m := items[s].message) is not None]
 
     def is_reversed(self, feed: bytes, target: bytes) -> bool:
-        return any(
-            isinstance(m, msg.Reverse) and m.target == target for _i, m in self.messages_of(feed)
-        )
+        return (feed, target) in self._reversed
 
-    # ----------------------------------------------------------------- per feed
-
-    def _summary(self, feed: bytes) -> _FeedSummary:
-        cached = self._summaries.get(feed)
-        if cached is not None:
-            return cached
-        summary = _FeedSummary()
-        items = self._feeds.get(feed, {})
-        limit = self._forks.get(feed)
-        group = self.keys.group_id
-        reversed_ids: set[bytes] = set()
-        kept_deposits: list[tuple[bytes, msg.Deposit]] = []
-        kept_spends: list[tuple[bytes, msg.Spend]] = []
-        for seq in sorted(items):
-            if limit is not None and seq >= limit:
-                break
-            item, message, problem = items[seq]
-            eid = entry_id(item.id)
-            if problem:
-                kind = problem.split(":", 1)[0]
-                if kind != "pruned":
-                    summary.warnings.append((kind, "entry", eid))
-                continue
-            if seq == 1:
-                if isinstance(message, msg.Join) and msg.join_ok(message, group, feed):
-                    summary.identity = message.identity
-                    summary.name = message.name
-                else:
-                    summary.warnings.append(("bad_join", "feed", feed_id(feed)))
-                continue
-            if isinstance(message, msg.Deposit):
-                kept_deposits.append((item.id, message))
-            elif isinstance(message, msg.Vote):
-                summary.votes.setdefault(message.proposal, []).append((seq, item.id, message))
-            elif isinstance(message, msg.Proposal):
-                summary.proposals.append((item.id, seq, message))
-            elif isinstance(message, msg.Close):
-                summary.closes.append((item.id, seq, message))
-            elif isinstance(message, msg.Spend):
-                kept_spends.append((item.id, message))
-            elif isinstance(message, msg.Withdraw):
-                summary.withdraws.append((item.id, seq, message.proposal))
-            elif isinstance(message, msg.Reverse):
-                reversed_ids.add(message.target)
-            elif isinstance(message, msg.Found):
-                if feed == self.keys.founder and summary.found is None:
-                    summary.found = (message, item.id)
-                else:
-                    summary.warnings.append(("misplaced_found", "entry", eid))
-            elif isinstance(message, msg.Join):
-                summary.warnings.append(("misplaced_join", "entry", eid))
-        summary.deposits = [d for d in kept_deposits if d[0] not in reversed_ids]
-        summary.spends = [s for s in kept_spends if s[0] not in reversed_ids]
-        if limit is not None:
-            summary.warnings.append(("fork", "feed", feed_id(feed)))
-        self._summaries[feed] = summary
-        return summary
-
-    # ------------------------------------------------------------------- global
+    # ------------------------------------------------------------------- folding
 
     def view(self) -> dict[str, Any]:
-        """The budget view (a plain dict, JSON-ready) including its ``state_hash``."""
+        """The budget view (JSON-ready; treat as read-only) with its ``state_hash``."""
         if self._view is None:
             self._view = self._fold()
         return self._view
 
-    def _fold(self) -> dict[str, Any]:
-        feeds = sorted(set(self._feeds) | set(self._forks))
-        summaries = {f: self._summary(f) for f in feeds}
-        warnings: list[tuple[str, str, str]] = []
-        for f in feeds:
-            warnings.extend(summaries[f].warnings)
-
-        founder = summaries.get(self.keys.founder)
-        found = founder.found[0] if founder is not None and founder.found else None
-        # One feed per identity: the smallest feed key wins, the others are flagged.
-        identity_feed: dict[bytes, bytes] = {}
-        for f in feeds:
-            ident = summaries[f].identity
-            if ident is None:
-                continue
-            if ident in identity_feed:
-                warnings.append(("duplicate_identity", "feed", feed_id(f)))
+    def _members_structure(self) -> None:
+        """Who is who: feed identities, founders, and admissions in decision order."""
+        self._identity_feed: dict[bytes, bytes] = {}
+        self._misc: set[tuple[str, str, str]] = set()
+        for feed in sorted(self._joins):
+            joined = self._joins[feed]
+            if joined is None:
+                self._misc.add(("bad_join", "feed", feed_id(feed)))
+            elif joined[0] in self._identity_feed:
+                self._misc.add(("duplicate_identity", "feed", feed_id(feed)))
             else:
-                identity_feed[ident] = f
-        feed_identity = {f: i for i, f in identity_feed.items()}
+                self._identity_feed[joined[0]] = feed
+        for feed in self._forks:
+            self._misc.add(("fork", "feed", feed_id(feed)))
+        self._feed_identity = {f: i for i, f in self._identity_feed.items()}
+        found = self._found[1] if self._found else None
+        founder = self._joins.get(self.keys.founder)
+        founders: frozenset[bytes] = frozenset()
+        if found is not None and founder is not None:
+            founders = frozenset({founder[0], *found.members})
+        self._rules = (
+            decide.Rules(found.threshold, found.quorum, found.block_vetoes)
+            if found else decide.Rules()
+        )
+        # Admissions, decided in order; each later decision sees the members so far.
+        admissions = sorted(
+            (decide.order_key(self._closes[pid]), pid)
+            for pid, item in self._proposals.items()
+            if item.message.add_member is not None and pid in self._closes  # type: ignore[union-attr]
+        )
+        members = founders
+        self._timeline_keys: list[tuple[int, bytes]] = []
+        self._timeline_sets: list[frozenset[bytes]] = [founders]
+        for key, pid in admissions:
+            decision = self._decide(pid, members)
+            if decision is not None and decision.approved:
+                members = members | {self._proposals[pid].message.add_member}  # type: ignore[union-attr]
+            self._timeline_keys.append(key)
+            self._timeline_sets.append(members)
+        self._members = members
+        self._member_feeds = {self._identity_feed[i] for i in members if i in self._identity_feed}
+        self._rows.clear()
+        self._rows_cache = None
+        self._order_dirty = True
+        self._dirty = set(self._proposals)
+        self._structure = False
 
-        members: set[bytes] = set()
-        if found is not None and founder is not None and founder.identity is not None:
-            members = {founder.identity, *found.members}
-        threshold = found.threshold if found else 50
-        block_vetoes = found.block_vetoes if found else True
+    def _members_at(self, pid: bytes) -> frozenset[bytes]:
+        if not self._timeline_keys:
+            return self._timeline_sets[0]
+        key = decide.order_key(self._closes[pid])
+        return self._timeline_sets[bisect.bisect_left(self._timeline_keys, key)]
 
-        proposals: dict[bytes, tuple[bytes, int, msg.Proposal]] = {}
-        for f in feeds:
-            if f in feed_identity:
-                for pid, seq, proposal in summaries[f].proposals:
-                    proposals[pid] = (f, seq, proposal)
-
-        # Closes: per proposal, the first closes (those that saw no other close of it).
-        closes_of: dict[bytes, list[tuple[bytes, bytes, int, dict[bytes, int]]]] = {}
-        for f in feeds:
-            for cid, seq, close in summaries[f].closes:
-                closes_of.setdefault(close.proposal, []).append((cid, f, seq, dict(close.cut)))
-        decision_order = []
-        first_closes: dict[bytes, list[tuple[bytes, bytes, int, dict[bytes, int]]]] = {}
-        for pid, closes in closes_of.items():
-            if pid not in proposals:
-                for cid, _f, _s, _c in closes:
-                    warnings.append(("unknown_proposal", "entry", entry_id(cid)))
+    def _decide(self, pid: bytes, members: frozenset[bytes]) -> _Decision | None:
+        proposal = self._proposals.get(pid)
+        closes = self._closes.get(pid)
+        if proposal is None or not closes:
+            return None
+        feed_identity = self._feed_identity
+        if feed_identity.get(proposal.feed) not in members:
+            return None
+        valid = [c for c in closes if feed_identity.get(c.feed) in members]
+        firsts = decide.first_closes(valid)
+        if not firsts:
+            return None
+        warnings = [("duplicate_close", "entry", entry_id(c.id)) for c in valid if c not in firsts]
+        cut = decide.merged_cut(firsts)
+        withdrawn = any(
+            f == proposal.feed and s <= cut.get(f, 0) for f, s in self._withdraws.get(pid, ())
+        )
+        ballots: dict[bytes, str] = {}
+        votes = self._votes.get(pid, {})
+        for ident in members:
+            feed = self._identity_feed.get(ident)
+            if feed is None or feed not in votes:
                 continue
-            firsts = [
-                c for c in closes
-                if not any(o is not c and c[3].get(o[1], 0) >= o[2] for o in closes)
-            ]
-            for c in closes:
-                if c not in firsts:
-                    warnings.append(("duplicate_close", "entry", entry_id(c[0])))
-            first_closes[pid] = firsts
-            merged_size = sum(max(c[3].get(f, 0) for c in firsts) for f in
-                              {f for c in firsts for f in c[3]})
-            decision_order.append((merged_size, min(c[0] for c in firsts), pid))
-        decision_order.sort()
-
-        decided: dict[bytes, dict[str, Any]] = {}
-        for _size, _cid, pid in decision_order:
-            author_feed, _seq, proposal = proposals[pid]
-            valid = [c for c in first_closes[pid] if feed_identity.get(c[1]) in members]
-            for c in first_closes[pid]:
-                if c not in valid:
-                    warnings.append(("non_member", "entry", entry_id(c[0])))
-            if feed_identity.get(author_feed) not in members or not valid:
-                continue
-            cut: dict[bytes, int] = {}
-            for c in valid:
-                for f, s in c[3].items():
-                    if s > cut.get(f, 0):
-                        cut[f] = s
-            withdrawn = any(
-                s <= cut.get(author_feed, 0) and p == pid
-                for _w, s, p in summaries[author_feed].withdraws
-            )
-            ballots: dict[bytes, str] = {}
-            for ident in members:
-                f = identity_feed.get(ident)
-                if f is None:
-                    continue
-                limit = cut.get(f, 0)
-                latest = None
-                for seq, vid, vote in summaries[f].votes.get(pid, ()):
-                    if seq <= limit:
-                        latest = vote.choice
-                    else:
-                        warnings.append(("late_vote", "entry", entry_id(vid)))
-                if latest is not None:
-                    ballots[ident] = latest
-            tally = _tally(ballots)
-            quorum = found.quorum if found and found.quorum else len(members) // 2 + 1
-            approved = (
-                not withdrawn
-                and len(ballots) >= quorum
-                and tally["yes"] >= 1
-                and tally["yes"] * 100 >= threshold * (tally["yes"] + tally["no"])
-                and not (block_vetoes and tally["block"] > 0)
-            )
-            decided[pid] = {"approved": approved, "withdrawn": withdrawn,
-                            "ballots": ballots, "tally": tally}
-            if approved and proposal.add_member is not None:
-                members.add(proposal.add_member)
-
-        # Money: facts from members' feeds.
-        member_feeds = {identity_feed[i] for i in members if i in identity_feed}
-        deposited = 0
-        spent_on: dict[bytes, list[tuple[bytes, int]]] = {}
-        for f in feeds:
-            s = summaries[f]
-            counted = f in member_feeds
-            for did, deposit in s.deposits:
-                if counted:
-                    deposited += deposit.amount
+            limit = cut.get(feed, 0)
+            for seq, vid, choice in votes[feed]:
+                if seq <= limit:
+                    ballots[ident] = choice
                 else:
-                    warnings.append(("non_member", "entry", entry_id(did)))
-            for sid, spend in s.spends:
-                if counted:
-                    spent_on.setdefault(spend.proposal, []).append((sid, spend.amount))
-                else:
-                    warnings.append(("non_member", "entry", entry_id(sid)))
-            if not counted:
-                for pid, _seq, _p in s.proposals:
-                    warnings.append(("non_member", "entry", entry_id(pid)))
-                for votes in s.votes.values():
-                    for _seq, vid, _v in votes:
-                        warnings.append(("non_member", "entry", entry_id(vid)))
+                    warnings.append(("late_vote", "entry", entry_id(vid)))
+        counts = decide.tally(ballots.values())
+        ok = not withdrawn and decide.approved(counts, len(members), self._rules)
+        return _Decision(ok, withdrawn, ballots, tuple(warnings))
 
-        spent_total = 0
-        for pid, spends in spent_on.items():
-            spends.sort()
-            total = 0
-            outcome = decided.get(pid)
-            approved = outcome is not None and outcome["approved"]
-            limit = proposals[pid][2].amount if pid in proposals else 0
-            for sid, amount in spends:
-                total += amount
-                if not approved:
-                    warnings.append(("unapproved_spend", "entry", entry_id(sid)))
-                elif total > limit:
-                    warnings.append(("overspend", "entry", entry_id(sid)))
-            spent_total += total
-
-        proposal_rows = []
-        committed = 0
-        for pid, (author_feed, _seq, proposal) in sorted(proposals.items()):
-            author = feed_identity.get(author_feed)
-            if author not in members:
-                continue
-            outcome = decided.get(pid)
-            spent = sum(a for _s, a in spent_on.get(pid, ()))
-            withdrawn_open = outcome is None and any(
-                p == pid for _w, _s, p in summaries[author_feed].withdraws
-            )
-            if outcome is None:
-                ballots = {}
-                for ident in members:
-                    f = identity_feed.get(ident)
-                    votes = summaries[f].votes.get(pid) if f is not None else None
-                    if votes:
-                        ballots[ident] = votes[-1][2].choice
-                tally = _tally(ballots)
-                status = "rejected" if withdrawn_open else "open"
-            else:
-                ballots, tally = outcome["ballots"], outcome["tally"]
-                status = "approved" if outcome["approved"] else "rejected"
-            if status == "approved":
-                committed += max(0, proposal.amount - spent)
-            proposal_rows.append({
-                "id": entry_id(pid),
-                "title": proposal.title,
-                "amount": proposal.amount,
-                "payee": proposal.payee,
-                "category": proposal.category,
-                "author": feed_id(author) if author else None,
-                "status": status,
-                "withdrawn": withdrawn_open or bool(outcome and outcome["withdrawn"]),
-                "closes_ms": proposal.closes_ms,
-                "claimed_ms": self._claimed.get(pid, 0),
-                "add_member": feed_id(proposal.add_member) if proposal.add_member else None,
-                **tally,
-                "votes": {feed_id(i): c for i, c in sorted(ballots.items())},
-                "spent": spent,
-            })
-
-        names = {feed_id(i): summaries[f].name for i, f in identity_feed.items() if i in members}
-        balance = deposited - spent_total
-        view: dict[str, Any] = {
-            "group": self.keys.group_id.hex(),
-            "name": found.name if found else "",
-            "currency": found.currency if found else self.default_currency,
-            "rules": {
-                "threshold": threshold,
-                "quorum": found.quorum if found else None,
-                "block_vetoes": block_vetoes,
-            },
-            "members": sorted(feed_id(m) for m in members),
-            "member_names": dict(sorted(names.items())),
-            "deposited": deposited,
-            "spent": spent_total,
-            "balance": balance,
-            "committed": committed,
-            "available": balance - committed,
-            "proposals": proposal_rows,
-            "warnings": [
-                {"kind": kind, where: what}
-                for kind, where, what in sorted(set(warnings))
-            ],
-            "entries": sum(len(items) for items in self._feeds.values()),
+    def _row(self, pid: bytes) -> tuple[dict[str, Any], str, tuple[Any, ...]]:
+        item = self._proposals[pid]
+        proposal: msg.Proposal = item.message  # type: ignore[assignment]
+        decision = None
+        if pid in self._closes:
+            decision = self._decide(pid, self._members_at(pid))
+        withdrawn = False
+        if decision is None:
+            votes = self._votes.get(pid, {})
+            ballots = {}
+            for ident in self._members:
+                feed = self._identity_feed.get(ident)
+                if feed is not None and votes.get(feed):
+                    ballots[ident] = votes[feed][-1][2]
+            withdrawn = any(f == item.feed for f, _s in self._withdraws.get(pid, ()))
+            status = "rejected" if withdrawn else "open"
+            warnings: tuple[Any, ...] = ()
+        else:
+            ballots, withdrawn = decision.ballots, decision.withdrawn
+            status = "approved" if decision.approved else "rejected"
+            warnings = decision.warnings
+        spent, spend_warnings = self._spent_on(pid, status == "approved", proposal.amount)
+        author = self._feed_identity.get(item.feed)
+        counts = decide.tally(ballots.values())
+        row = {
+            "abstain": counts["abstain"],
+            "add_member": feed_id(proposal.add_member) if proposal.add_member else None,
+            "amount": proposal.amount,
+            "author": feed_id(author) if author else None,
+            "block": counts["block"],
+            "category": proposal.category,
+            "claimed_ms": item.claimed_ms,
+            "closes_ms": proposal.closes_ms,
+            "id": entry_id(pid),
+            "no": counts["no"],
+            "payee": proposal.payee,
+            "spent": spent,
+            "status": status,
+            "title": proposal.title,
+            "votes": {feed_id(i): c for i, c in ballots.items()},
+            "withdrawn": withdrawn,
+            "yes": counts["yes"],
         }
-        view["state_hash"] = state_hash(view)
+        return row, canonical(row, checked=True), warnings + spend_warnings
+
+    def _spent_on(
+        self, pid: bytes, approved: bool, amount: int
+    ) -> tuple[int, tuple[tuple[str, str, str], ...]]:
+        total = 0
+        warnings = []
+        for sid, (feed, value) in sorted(self._spends.get(pid, {}).items()):
+            if feed not in self._member_feeds:
+                continue
+            total += value
+            if not approved:
+                warnings.append(("unapproved_spend", "entry", entry_id(sid)))
+            elif total > amount:
+                warnings.append(("overspend", "entry", entry_id(sid)))
+        return total, tuple(warnings)
+
+    def _fold(self) -> dict[str, Any]:
+        if self._structure:
+            self._members_structure()
+        dirty, self._dirty = self._dirty, set()
+        for pid in dirty:
+            item = self._proposals.get(pid)
+            if item is not None and item.feed in self._member_feeds:
+                if pid not in self._rows:
+                    self._order_dirty = True
+                self._rows[pid] = self._row(pid)
+            elif self._rows.pop(pid, None) is not None:
+                self._order_dirty = True
+        if self._order_dirty or dirty or self._rows_cache is None:
+            if self._order_dirty:
+                self._order = sorted((row[0]["id"], pid) for pid, row in self._rows.items())
+                self._order_dirty = False
+            rows = [self._rows[pid] for _id, pid in self._order]
+            row_warnings: set[tuple[str, str, str]] = set()
+            for _row, _text, found_in_row in rows:
+                row_warnings.update(found_in_row)
+            self._rows_cache = (
+                [row for row, _t, _w in rows],
+                "[" + ",".join(text for _r, text, _w in rows) + "]",
+                sum(max(0, row["amount"] - row["spent"]) for row, _t, _w in rows
+                    if row["status"] == "approved"),
+                frozenset(row_warnings),
+            )
+        row_dicts, rows_text, committed, row_warnings_set = self._rows_cache
+
+        deposited = sum(self._dep_total.get(f, 0) for f in self._member_feeds)
+        spent = sum(self._spend_total.get(f, 0) for f in self._member_feeds)
+        warnings, warnings_text = self._warnings(row_warnings_set)
+        found = self._found[1] if self._found else None
+        names = {
+            feed_id(i): self._joins[f][1]  # type: ignore[index]
+            for i, f in self._identity_feed.items() if i in self._members
+        }
+        top: dict[str, Any] = {
+            "available": deposited - spent - committed,
+            "balance": deposited - spent,
+            "committed": committed,
+            "currency": found.currency if found else self.default_currency,
+            "deposited": deposited,
+            "entries": self._count,
+            "group": self.keys.group_id.hex(),
+            "member_names": dict(sorted(names.items())),
+            "members": sorted(feed_id(m) for m in self._members),
+            "name": found.name if found else "",
+            "rules": {
+                "block_vetoes": self._rules.block_vetoes,
+                "quorum": self._rules.quorum,
+                "threshold": self._rules.threshold,
+            },
+            "spent": spent,
+        }
+        parts = {key: canonical(value, checked=True) for key, value in top.items()}
+        parts["proposals"] = rows_text
+        parts["warnings"] = warnings_text
+        view = dict(top)
+        view["proposals"] = list(row_dicts)
+        view["warnings"] = warnings
+        view["state_hash"] = digest_object(parts)
         return view
 
+    def _warnings(
+        self, row_warnings: frozenset[tuple[str, str, str]]
+    ) -> tuple[list[dict[str, str]], str]:
+        """Every warning, sorted; rebuilt only when one of its sources changed."""
+        # Spends on no known proposal, and non-members' entries: facts, flagged.
+        extra: list[tuple[str, str, str]] = []
+        for pid, spends in self._spends.items():
+            if pid not in self._rows:
+                extra.extend(
+                    ("unapproved_spend", "entry", entry_id(sid))
+                    for sid, (feed, _v) in spends.items() if feed in self._member_feeds
+                )
+        for feed, eids in self._countable.items():
+            if feed not in self._member_feeds:
+                extra.extend(("non_member", "entry", entry_id(e)) for e in eids)
+        key = (row_warnings, len(self._problems), frozenset(self._misc), frozenset(extra))
+        if self._warnings_cache is not None and self._warnings_cache[0] == key:
+            return self._warnings_cache[1], self._warnings_cache[2]
+        found = self._problems | self._misc | row_warnings | set(extra)
+        listed = [{"kind": kind, where: what} for kind, where, what in sorted(found)]
+        self._warnings_cache = (key, listed, canonical(listed, checked=True))
+        return listed, self._warnings_cache[2]
 
-def _tally(ballots: dict[bytes, str]) -> dict[str, int]:
-    tally = {choice: 0 for choice in msg.CHOICES}
-    for choice in ballots.values():
-        tally[choice] += 1
-    return tally
 
-
-def _canonical(value: Any) -> Any:
-    if isinstance(value, dict):
-        return [[k, _canonical(value[k])] for k in sorted(value)]
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    if isinstance(value, float):
-        raise TypeError("no floats in the budget view")
-    return value
-
-
-def state_hash(view: dict[str, Any]) -> str:
-    """SHA-256 of the canonical msgpack encoding of the view (without its own hash)."""
-    body = {k: v for k, v in view.items() if k != "state_hash"}
-    return hashlib.sha256(msgpack.packb(_canonical(body))).hexdigest()
-
-
-def fold(keys: GroupKeys, entries: Any, forks: Any = (), currency: str = "") -> dict[str, Any]:
-    """Fold entries from scratch: ``forks`` is an iterable of (feed key, sequence)."""
+def fold(
+    keys: GroupKeys,
+    entries: Iterable[Entry],
+    forks: Iterable[tuple[bytes, int]] = (),
+    currency: str = "",
+) -> dict[str, Any]:
+    """Fold entries from scratch: ``forks`` holds (feed key, sequence) pairs."""
     ledger = Ledger(keys, currency)
     ledger.add_all(entries)
     for feed, seq in forks:

@@ -36,7 +36,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgpack
 
@@ -394,17 +394,27 @@ class Store:
         assert self._db is not None
         return self._db
 
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Run a query on the up-to-date index; a damaged index is rebuilt from the
+        logs and the query tried once more."""
+        for attempt in (1, 2):
+            try:
+                return self._indexed().execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as err:
+                if attempt == 2:
+                    raise StoreError(f"the index cannot be rebuilt: {err}") from None
+                self.rebuild_index()
+        raise AssertionError("unreachable")
+
     def _id_at(self, author: bytes, seq: int) -> bytes | None:
-        row = self._indexed().execute(
-            "SELECT id FROM entries WHERE feed=? AND seq=?", (author, seq)
-        ).fetchone()
-        return bytes(row[0]) if row else None
+        rows = self._query("SELECT id FROM entries WHERE feed=? AND seq=?", (author, seq))
+        return bytes(rows[0][0]) if rows else None
 
     def _entry_at(self, author: bytes, seq: int) -> Entry | None:
-        row = self._indexed().execute(
+        rows = self._query(
             "SELECT offset, length FROM entries WHERE feed=? AND seq=?", (author, seq)
-        ).fetchone()
-        return self._read_at(row[0], row[1]) if row else None
+        )
+        return self._read_at(rows[0][0], rows[0][1]) if rows else None
 
     def heads(self) -> dict[bytes, FeedState]:
         """Every feed's state (sequence, head id, forked), up to date."""
@@ -413,21 +423,18 @@ class Store:
             return dict(self._states)
 
     def feed_entries(self, author: bytes, from_seq: int = 1) -> list[Entry]:
-        rows = self._indexed().execute(
+        rows = self._query(
             "SELECT offset, length FROM entries WHERE feed=? AND seq>=? ORDER BY seq",
             (author, from_seq),
-        ).fetchall()
+        )
         return [self._read_at(offset, length) for offset, length in rows]
 
     def get(self, digest: bytes) -> Entry | None:
-        row = self._indexed().execute(
-            "SELECT offset, length FROM entries WHERE id=?", (digest,)
-        ).fetchone()
-        return self._read_at(row[0], row[1]) if row else None
+        rows = self._query("SELECT offset, length FROM entries WHERE id=?", (digest,))
+        return self._read_at(rows[0][0], rows[0][1]) if rows else None
 
     def count(self) -> int:
-        row = self._indexed().execute("SELECT count(*) FROM entries").fetchone()
-        return int(row[0])
+        return int(self._query("SELECT count(*) FROM entries")[0][0])
 
     def all_entries(self) -> Iterator[Entry]:
         """Every entry, in log (arrival) order, read straight from the log."""

@@ -1,7 +1,7 @@
 """Benchmarks: a registry of named figures, a robust timing method, and the runner.
 
 ``scripts/bench [--json] [--quick | --entries N] [--dir DIR] [NAME...]`` runs every
-registered figure, or those named. See ``/work/shared/CONTRACT.md`` (Benchmarks) for
+registered figure, or those named. See the contract (section "Benchmarks") for
 the names and the JSON shape: figure name -> ``{"value": number, "unit": text}``, plus
 ``"ratio"`` and ``"ratio_to"`` where a figure is compared with a reference measured in
 the same run (and ``"ref_value"``, that reference's own value, for the curious).
@@ -30,11 +30,23 @@ single long timing measures the neighbours as much as the code. Figures that car
 a ratio therefore time the reference (e.g. raw ``SigningKey.sign`` calls) and the
 measured work in alternating rounds -- reference chunk, measured chunk, reference
 chunk, ... -- so that a stretch of load falls on both sides alike, and each round
-yields one rate per side. Load only ever slows a round down, so the best rounds are
-the ones closest to what the code can do; each side's value is the *median of its
-top rounds* (the top tenth, at least three; see :func:`robust_rate`): as fast as
-the best, but not decided by one lucky round. The ratio is the quotient of the two
-values. Generating inputs (keys, signed entries) is never part of a timed chunk.
+yields one rate per side (see :func:`interleave`). After the first few rounds the
+reference chunk is sized to take about as long as a measured one (a measured round
+is a fixed batch, e.g. 1,000 entries), so both face the same odds of being
+preempted. Load only ever slows a round down, so the best rounds are the
+ones closest to what the code can do. The figure is read off the best fifth of the
+rounds (at least three), chosen by both sides at once -- each round scored by its
+two rates, each relative to its side's median (:meth:`Rounds.best`) -- so the two
+sides are compared over the same moments: the value and the reference's value are
+the medians of their rates over those rounds, and the ratio is the median of those
+rounds' own measured/reference ratios. Medians, so no single lucky round decides.
+
+Why pairs, and not each side's best on its own: on this (virtual) machine speed
+comes in regimes lasting seconds, and a busy neighbour slows interpreted Python
+more than it slows libsodium's C, so a ratio is only meaningful between the two
+sides measured in the same regime; picking rounds where both were fast compares
+within the fastest regime the run saw. Generating inputs (keys, signed entries) is
+never part of a timed chunk.
 """
 
 from __future__ import annotations
@@ -157,12 +169,16 @@ def ordered(names: Iterable[str]) -> list[str]:
 # ----------------------------------------------------------------------- timing
 
 
+def _top(count: int) -> int:
+    """How many of ``count`` rounds count as the best: a fifth, at least three."""
+    return min(count, max(3, count // 5))
+
+
 def robust_rate(rates: list[float]) -> float:
-    """The median of the best rounds' rates: the top tenth, at least three."""
+    """For a figure without a reference: the median of the best fifth of its rounds."""
     if not rates:
         raise ValueError("no rounds were measured")
-    top = sorted(rates, reverse=True)[: max(3, len(rates) // 10)]
-    return statistics.median(top)
+    return statistics.median(sorted(rates, reverse=True)[: _top(len(rates))])
 
 
 @dataclass
@@ -172,33 +188,68 @@ class Rounds:
     measured: list[float] = field(default_factory=list)
     reference: list[float] = field(default_factory=list)
 
+    def best(self) -> list[int]:
+        """The rounds in which both sides ran fastest (the best fifth, at least three).
+
+        A round's score is the sum of its two rates, each relative to its side's
+        median, so a round counts as good only when neither side was held back.
+        """
+        count = len(self.measured)
+        if count == 0 or len(self.reference) != count:
+            raise ValueError("no rounds were measured")
+        mid_m = statistics.median(self.measured)
+        mid_r = statistics.median(self.reference)
+        score = [m / mid_m + r / mid_r for m, r in zip(self.measured, self.reference, strict=True)]
+        return sorted(range(count), key=score.__getitem__, reverse=True)[: _top(count)]
+
     def figure(self, unit: str, ratio_to: str, **extra: Any) -> Figure:
-        value = robust_rate(self.measured)
-        ref = robust_rate(self.reference)
-        return Figure(value, unit, value / ref, ratio_to, ref, dict(extra))
+        best = self.best()
+        value = statistics.median(self.measured[i] for i in best)
+        ref = statistics.median(self.reference[i] for i in best)
+        ratio = statistics.median(self.measured[i] / self.reference[i] for i in best)
+        return Figure(value, unit, ratio, ratio_to, ref, dict(extra))
 
 
 def interleave(
     rounds: int,
-    reference: Callable[[], int],
+    reference: Callable[[int], int],
     measured: Callable[[int], int],
     between: Callable[[int], None] | None = None,
+    reference_items: int = BATCH,
+    calibrate: int = 3,
 ) -> Rounds:
-    """Time ``reference()`` and ``measured(round)`` alternately, ``rounds`` times.
+    """Time ``reference(n)`` and ``measured(round)`` alternately, ``rounds`` times.
 
-    Each returns how many items it processed; a rate is items per second of that one
-    call. ``between(round)`` runs after each round, untimed (e.g. to flush a cache).
+    ``reference(n)`` does ``n`` reference operations (``n <= reference_items``, the
+    number it has inputs prepared for); ``measured(round)`` does one round of the
+    measured work. Each returns how many items it processed; a rate is items per
+    second of that one call. ``between(round)`` runs after each round, untimed (e.g.
+    to flush a cache). For the first ``calibrate`` rounds the reference does
+    ``reference_items`` operations; after that, as many as take about as long as a
+    measured round (at least 16), so that both sides of a round face the same odds
+    of being interrupted by another process.
     """
     result = Rounds()
     clock = time.perf_counter
+    ref_n = reference_items
+    ref_seconds: list[float] = []  # per item
+    measured_seconds: list[float] = []  # per round
     gc.collect()
     for index in range(rounds):
         start = clock()
-        count = reference()
-        result.reference.append(count / (clock() - start))
+        count = reference(ref_n)
+        elapsed = clock() - start
+        result.reference.append(count / elapsed)
+        ref_seconds.append(elapsed / count)
         start = clock()
         count = measured(index)
-        result.measured.append(count / (clock() - start))
+        elapsed = clock() - start
+        result.measured.append(count / elapsed)
+        measured_seconds.append(elapsed)
+        if index + 1 == calibrate:
+            per_item = statistics.median(ref_seconds)
+            ref_n = round(statistics.median(measured_seconds) / per_item)
+            ref_n = max(min(16, reference_items), min(reference_items, ref_n))
         if between is not None:
             between(index)
     return result
@@ -243,7 +294,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help=f"entries per figure (default {DEFAULT_ENTRIES:,})",
+        help=f"entries per figure, in whole batches of {BATCH:,} (default {DEFAULT_ENTRIES:,})",
     )
     size.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_ENTRIES:,} entries")
     parser.add_argument(

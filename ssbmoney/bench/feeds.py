@@ -7,7 +7,7 @@ run in alternating rounds (see ``ssbmoney.bench`` for the method):
     ``Store.append`` of one batch of 1,000 entries of 300 bytes of content per round
     (each batch is signed, framed, written and ``fdatasync``-ed: that is what append
     does) into a store in a fresh scratch directory, against ``SigningKey.sign`` of
-    1,000 payloads of 300 bytes. The index rows the store keeps pending are flushed
+    300-byte payloads. The index rows the store keeps pending are flushed
     to SQLite between rounds, untimed (the index trails the log by design).
 
 ``verify_full`` / ``verify_chain``
@@ -17,8 +17,8 @@ run in alternating rounds (see ``ssbmoney.bench`` for the method):
     bytes and times: unframing, ``entry.decode`` of each, and ``validate_run`` of the
     chunk on top of the feed state the previous chunk left (``Mode.FULL``: every
     signature; ``Mode.CHAIN``: hash links, one signature per chunk, as an ingest of a
-    1,000-entry batch does). The reference is ``VerifyKey.verify`` of 1,000 signed
-    300-byte messages. One process, one thread: one core.
+    1,000-entry batch does). The reference is ``VerifyKey.verify`` of signed 300-byte
+    messages. One process, one thread: one core.
 """
 
 from __future__ import annotations
@@ -82,13 +82,13 @@ def append_durable(cfg: Config) -> Figure:
     rounds, batch = cfg.rounds, _batch_size(cfg)
     kp = keypair(AUTHOR_SEED)
     contents = _contents(cfg, batch)
-    signing = SigningKey(REF_SEED)
-    sign = signing.sign
+    payloads = _contents(cfg, 2 * batch)
+    sign = SigningKey(REF_SEED).sign
 
-    def raw_sign() -> int:
-        for payload in contents:
+    def raw_sign(n: int) -> int:
+        for payload in payloads[:n]:
             sign(payload)
-        return len(contents)
+        return n
 
     directory = cfg.workdir / "append_durable"
     with Store(directory, GROUP) as store:
@@ -99,7 +99,7 @@ def append_durable(cfg: Config) -> Figure:
         def between(index: int) -> None:
             store.flush_index()
 
-        measured = interleave(rounds, raw_sign, append, between)
+        measured = interleave(rounds, raw_sign, append, between, len(payloads))
         state = store.heads()[kp.public]
     if state.seq != rounds * batch:
         raise AssertionError(f"appended {state.seq} entries, expected {rounds * batch}")
@@ -135,12 +135,12 @@ def _verify(cfg: Config, mode: Mode) -> Figure:
 
     signing = SigningKey(REF_SEED)
     verify = signing.verify_key.verify
-    signed = [signing.sign(payload) for payload in _contents(cfg, batch)]
+    signed = [signing.sign(payload) for payload in _contents(cfg, 2 * batch)]
 
-    def raw_verify() -> int:
-        for message in signed:
+    def raw_verify(n: int) -> int:
+        for message in signed[:n]:
             verify(message)
-        return len(signed)
+        return n
 
     state = FeedState(author, GROUP)
     scan = framing.scan
@@ -155,7 +155,7 @@ def _verify(cfg: Config, mode: Mode) -> Figure:
         state = result.state
         return len(entries)
 
-    measured = interleave(len(chunks), raw_verify, validate)
+    measured = interleave(len(chunks), raw_verify, validate, reference_items=len(signed))
     if state.seq != cfg.rounds * batch:
         raise AssertionError(f"verified {state.seq} entries, expected {cfg.rounds * batch}")
     return measured.figure(UNIT, "raw_verify")

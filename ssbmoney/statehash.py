@@ -1,0 +1,56 @@
+"""The state hash: SHA-256 of the canonical encoding of the budget view.
+
+The canonical encoding is JSON with object keys sorted, no insignificant white
+space, UTF-8, and integers only (money is minor units; a float is refused). It is
+what ``status --json`` prints, so anyone can check a state hash with any JSON
+library: drop ``state_hash`` from the object, encode it this way, hash it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+_encoder = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def _no_floats(value: Any) -> None:
+    if isinstance(value, float):
+        raise TypeError("no floats in the budget view")
+    if isinstance(value, dict):
+        for item in value.values():
+            _no_floats(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _no_floats(item)
+
+
+def canonical(value: Any, checked: bool = False) -> str:
+    """The canonical JSON text of a view (or of any part of one). ``checked``: the
+    caller built ``value`` from integers and text only, so the float walk is skipped."""
+    if not checked:
+        _no_floats(value)
+    return _encoder.encode(value)
+
+
+def digest_object(parts: dict[str, str]) -> str:
+    """The digest of the canonical text of an object, given its members' canonical
+    texts, fed to the hash piece by piece (a large view is never copied whole)."""
+    hasher = hashlib.sha256(b"{")
+    for index, key in enumerate(sorted(parts)):
+        hasher.update(f"{',' if index else ''}{_encoder.encode(key)}:".encode())
+        hasher.update(parts[key].encode("utf-8"))
+    hasher.update(b"}")
+    return hasher.hexdigest()
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def state_hash(view: dict[str, Any]) -> str:
+    """The reference definition: hash of the canonical view without its own hash."""
+    return digest(canonical({k: v for k, v in view.items() if k != "state_hash"}))

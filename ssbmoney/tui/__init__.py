@@ -1,0 +1,8 @@
+"""The terminal UI (Textual). Nothing outside this package imports Textual.
+
+One screen or widget per module: ``app`` picks a screen; ``budget`` is the group
+screen; ``summary``, ``proposals``, ``decided``, ``members``, ``flags`` and
+``statehash`` are its parts; ``forms``, ``confirm`` and ``empty`` are the other
+screens; ``live`` (no Textual) keeps the folded view current and runs actions;
+``words`` (no Textual) is how things are worded.
+"""

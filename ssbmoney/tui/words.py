@@ -1,0 +1,88 @@
+"""How the TUI words things: amounts, names, claimed times, warnings.
+
+Kept in one place (and free of Textual) so every widget says the same thing the same
+way, and so the wording can be tested without running an app. Warning kinds are the
+fold's stable, machine-readable names; people get a sentence instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ssbmoney.money import format_amount
+from ssbmoney.render import when
+
+WARNINGS: dict[str, str] = {
+    "overspend": "overspend: more was spent than the proposal approved",
+    "unapproved_spend": "spend on a proposal that is not approved",
+    "late_vote": "late vote: cast after the close it missed, not counted",
+    "non_member": "entry from someone who is not a member, not counted",
+    "fork": "forked feed: two versions of its history, left out from the fork on",
+    "duplicate_identity": "a second feed for one member, not counted",
+    "duplicate_close": "a close that came after another close, changes nothing",
+    "unknown_proposal": "a close of a proposal this home has not seen",
+    "bad_join": "a feed whose first entry does not tie it to a member",
+    "misplaced_found": "a founding entry out of place, ignored",
+    "misplaced_join": "a join entry out of place, ignored",
+    "unreadable": "an entry this home cannot decrypt",
+    "malformed_content": "an entry with malformed content, ignored",
+}
+
+
+def money(minor: int, currency: str) -> str:
+    return f"{format_amount(minor, currency)} {currency}"
+
+
+def short(ident: str | None, size: int = 8) -> str:
+    """``@AbCd…`` : enough of an id to tell members apart on screen."""
+    if not ident:
+        return "?"
+    return ident[: size + 1] + "…"
+
+
+def name_of(view: dict[str, Any], ident: str | None, me: str = "") -> str:
+    if ident is None:
+        return "?"
+    name = view.get("member_names", {}).get(ident) or short(ident)
+    return f"{name} (you)" if ident == me else name
+
+
+def claimed(ms: int | None) -> str:
+    """A time someone's device claimed: shown, never trusted to decide anything."""
+    return when(ms) if ms else "-"
+
+
+def voters(view: dict[str, Any], proposal: dict[str, Any]) -> str:
+    votes: dict[str, str] = proposal.get("votes", {})
+    return ", ".join(f"{name_of(view, who)} {choice}" for who, choice in votes.items()) or "-"
+
+
+def tally(proposal: dict[str, Any]) -> str:
+    return "{yes}/{no}/{abstain}/{block}".format(**proposal)
+
+
+def turnout(view: dict[str, Any] | None, proposal: dict[str, Any]) -> str:
+    """How many members voted against the quorum (the rule's default when unset)."""
+    voted = sum(proposal[c] for c in ("yes", "no", "abstain", "block"))
+    if view is None:
+        return f"{voted} voted"
+    members = len(view["members"])
+    quorum = (view.get("rules") or {}).get("quorum") or members // 2 + 1
+    return f"{voted} of {members} members voted, quorum {quorum}"
+
+
+def status(proposal: dict[str, Any]) -> str:
+    return "withdrawn" if proposal["withdrawn"] else str(proposal["status"])
+
+
+def warning(view: dict[str, Any], item: dict[str, Any]) -> str:
+    """One warning as a sentence naming what it is about."""
+    kind = str(item.get("kind", ""))
+    text = WARNINGS.get(kind, kind.replace("_", " "))
+    if "entry" in item:
+        ref = str(item["entry"])
+        titles = {p["id"]: p["title"] for p in view.get("proposals", [])}
+        where = f'proposal "{titles[ref]}"' if ref in titles else f"entry {short(ref, 10)}"
+    else:
+        where = f"feed {short(str(item.get('feed', '')), 10)}"
+    return f"{text} ({where})"
