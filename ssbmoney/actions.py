@@ -167,7 +167,8 @@ def find_proposal(view: dict[str, Any], text: str) -> dict[str, Any]:
         raise BadInput(f"no proposal with an id starting {text!r}")
     if len(matches) > 1:
         raise BadInput(f"{len(matches)} proposals have ids starting {text!r}; give more of it")
-    return matches[0]
+    found: dict[str, Any] = matches[0]
+    return found
 
 
 def closes_ms(text: str | None) -> int | None:

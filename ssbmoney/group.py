@@ -88,7 +88,8 @@ def open_sealed(content_key: bytes, sealed: bytes) -> bytes | None:
     if _lib.crypto_secretbox_open_easy(out, view + NONCE_SIZE, size + _MAC_SIZE, view,
                                        content_key) != 0:
         return None
-    return _ffi.buffer(out, size)[:]
+    plain: bytes = _ffi.buffer(out, size)[:]
+    return plain
 
 
 # ------------------------------------------------------------------------ invites

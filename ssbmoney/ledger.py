@@ -283,7 +283,9 @@ class Ledger:
         for key, pid in admissions:
             decision = self._decide(pid, members)
             if decision is not None and decision.approved:
-                members = members | {self._proposals[pid].message.add_member}  # type: ignore[union-attr]
+                admitted: msg.Proposal = self._proposals[pid].message  # type: ignore[assignment]
+                assert admitted.add_member is not None
+                members = members | {admitted.add_member}
             self._timeline_keys.append(key)
             self._timeline_sets.append(members)
         self._members = members

@@ -47,7 +47,7 @@ def parse_amount(text: str, currency: str) -> int:
         raise BadInput(
             f"amount {text!r} has {len(frac)} decimals; {currency} has {exp}"
         )
-    minor = int(whole) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
+    minor: int = int(whole) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
     if minor <= 0:
         raise BadInput(f"amount must be more than zero, not {text!r}")
     if minor > MAX_AMOUNT:

@@ -30,6 +30,7 @@ how crash recovery, catching up with other writers and a full rebuild all work.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
@@ -335,8 +336,8 @@ class Store:
                     state,
                     run,
                     mode,
-                    id_at=lambda seq, a=author: self._id_at(a, seq),
-                    entry_at=lambda seq, a=author: self._entry_at(a, seq),
+                    id_at=functools.partial(self._id_at, author),
+                    entry_at=functools.partial(self._entry_at, author),
                 )
                 accepted.extend(result.accepted)
                 duplicates += result.duplicates
