@@ -271,13 +271,17 @@ class Store:
             framed = framing.frame(payload)
             frames.append(framed)
             pos += len(framed)
+        self._write_frames(frames)
+        return offsets
+
+    def _write_frames(self, frames: list[bytes]) -> None:
+        """Write whole frames at the end of the log and ``fdatasync`` them."""
         data = b"".join(frames)
         written = os.write(self._log_fd, data)
         while written < len(data):
             written += os.write(self._log_fd, data[written:])
         os.fdatasync(self._log_fd)
-        self._end = pos
-        return offsets
+        self._end += len(data)
 
     def append(
         self,
@@ -297,20 +301,27 @@ class Store:
             if state.forked:
                 raise BadInput("this feed is forked; it cannot be written to")
             stamp = claimed_ms() if callable(claimed_ms) else claimed_ms
-            create = entry_mod.create
+            create, frame = entry_mod.create, framing.frame
             group = self.group
             seq, head = state.seq, state.head
-            made = []
+            made: list[Entry] = []
+            frames: list[bytes] = []
+            rows: list[tuple[bytes, bytes, int, int, int]] = []
+            pos = self._end
             for content in contents:
                 seq += 1
                 made_entry = create(secret, author, group, seq, head, stamp, content)
                 head = made_entry.id
                 made.append(made_entry)
+                framed = frame(made_entry.raw)
+                frames.append(framed)
+                rows.append((head, author, seq, pos, len(made_entry.raw)))
+                pos += len(framed)
             if not made:
                 return made
-            offsets = self._write([e.raw for e in made])
-            for made_entry, offset in zip(made, offsets, strict=True):
-                self._note(made_entry, offset, len(made_entry.raw))
+            self._write_frames(frames)
+            self._pending.extend(rows)
+            self._states[author] = FeedState(author, group, seq, head, False)
             return made
 
     def ingest(self, entries: Iterable[Entry], mode: Mode = Mode.CHAIN) -> IngestReport:
