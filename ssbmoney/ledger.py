@@ -90,7 +90,10 @@ class Ledger:
         self._order_dirty = True
         self._view: dict[str, Any] | None = None
         self._warnings_cache: tuple[Any, list[dict[str, str]], str] | None = None
-        self._rows_cache: tuple[list[dict[str, Any]], str, int, frozenset[Any]] | None = None
+        self._rows_cache: tuple[list[dict[str, Any]], str] | None = None
+        self._committed = 0
+        self._row_warnings: dict[tuple[str, str, str], int] = {}
+        self._row_warnings_version = 0
         for feed_items in self._items.values():
             for item in feed_items.values():
                 if item.seq < self._forks.get(item.feed, item.seq + 1):
@@ -292,6 +295,9 @@ class Ledger:
         self._member_feeds = {self._identity_feed[i] for i in members if i in self._identity_feed}
         self._rows.clear()
         self._rows_cache = None
+        self._committed = 0
+        self._row_warnings.clear()
+        self._row_warnings_version += 1
         self._order_dirty = True
         self._dirty = set(self._proposals)
         self._structure = False
@@ -400,33 +406,33 @@ class Ledger:
             self._members_structure()
         dirty, self._dirty = self._dirty, set()
         for pid in dirty:
+            old = self._rows.pop(pid, None)
+            if old is not None:
+                self._account(old, -1)
             item = self._proposals.get(pid)
             if item is not None and item.feed in self._member_feeds:
-                if pid not in self._rows:
+                new = self._row(pid)
+                self._rows[pid] = new
+                self._account(new, +1)
+                if old is None:
                     self._order_dirty = True
-                self._rows[pid] = self._row(pid)
-            elif self._rows.pop(pid, None) is not None:
+            elif old is not None:
                 self._order_dirty = True
         if self._order_dirty or dirty or self._rows_cache is None:
             if self._order_dirty:
                 self._order = sorted((row[0]["id"], pid) for pid, row in self._rows.items())
                 self._order_dirty = False
             rows = [self._rows[pid] for _id, pid in self._order]
-            row_warnings: set[tuple[str, str, str]] = set()
-            for _row, _text, found_in_row in rows:
-                row_warnings.update(found_in_row)
             self._rows_cache = (
                 [row for row, _t, _w in rows],
                 "[" + ",".join(text for _r, text, _w in rows) + "]",
-                sum(max(0, row["amount"] - row["spent"]) for row, _t, _w in rows
-                    if row["status"] == "approved"),
-                frozenset(row_warnings),
             )
-        row_dicts, rows_text, committed, row_warnings_set = self._rows_cache
+        row_dicts, rows_text = self._rows_cache
+        committed = self._committed
 
         deposited = sum(self._dep_total.get(f, 0) for f in self._member_feeds)
         spent = sum(self._spend_total.get(f, 0) for f in self._member_feeds)
-        warnings, warnings_text = self._warnings(row_warnings_set)
+        warnings, warnings_text = self._warnings()
         found = self._found[1] if self._found else None
         names = {
             feed_id(i): self._joins[f][1]  # type: ignore[index]
@@ -459,9 +465,21 @@ class Ledger:
         view["state_hash"] = digest_object(parts)
         return view
 
-    def _warnings(
-        self, row_warnings: frozenset[tuple[str, str, str]]
-    ) -> tuple[list[dict[str, str]], str]:
+    def _account(self, row: tuple[dict[str, Any], str, tuple[Any, ...]], sign: int) -> None:
+        """Add (+1) or take back (-1) one proposal row's share of the totals."""
+        fields, _text, warnings = row
+        if fields["status"] == "approved":
+            self._committed += sign * max(0, fields["amount"] - fields["spent"])
+        for warning in warnings:
+            count = self._row_warnings.get(warning, 0) + sign
+            if count:
+                self._row_warnings[warning] = count
+            else:
+                del self._row_warnings[warning]
+        if warnings:
+            self._row_warnings_version += 1
+
+    def _warnings(self) -> tuple[list[dict[str, str]], str]:
         """Every warning, sorted; rebuilt only when one of its sources changed."""
         # Spends on no known proposal, and non-members' entries: facts, flagged.
         extra: list[tuple[str, str, str]] = []
@@ -474,10 +492,11 @@ class Ledger:
         for feed, eids in self._countable.items():
             if feed not in self._member_feeds:
                 extra.extend(("non_member", "entry", entry_id(e)) for e in eids)
-        key = (row_warnings, len(self._problems), frozenset(self._misc), frozenset(extra))
+        key = (self._row_warnings_version, len(self._problems), frozenset(self._misc),
+               frozenset(extra))
         if self._warnings_cache is not None and self._warnings_cache[0] == key:
             return self._warnings_cache[1], self._warnings_cache[2]
-        found = self._problems | self._misc | row_warnings | set(extra)
+        found = self._problems | self._misc | set(self._row_warnings) | set(extra)
         listed = [{"kind": kind, where: what} for kind, where, what in sorted(found)]
         self._warnings_cache = (key, listed, canonical(listed, checked=True))
         return listed, self._warnings_cache[2]
