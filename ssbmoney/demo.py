@@ -562,7 +562,9 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], Any] = print) -
 def regenerate(out: Path) -> dict[str, Any]:
     """Clear ``out`` and generate the demo into it (for scripts/gen_demo)."""
     out = Path(out)
-    if out.exists():
+    if out.exists() and any(out.iterdir()):
+        if not (out / "invite.txt").is_file() or not (out / "members").is_dir():
+            raise BadInput(f"{out} does not look like a demo folder; not clearing it")
         shutil.rmtree(out)
     return generate(out)
 
