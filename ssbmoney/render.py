@@ -28,7 +28,7 @@ def status_text(view: dict[str, Any]) -> str:
         f"spent      {amt(view['spent'])}",
         f"committed  {amt(view['committed'])}",
         f"available  {amt(view['available'])}",
-        f"members    {', '.join(names.get(m, m[:10]) for m in view['members']) or '-'}",
+        f"members    {', '.join(sorted(names.get(m, m[:10]) for m in view['members'])) or '-'}",
         "",
     ]
     order = {"open": 0, "approved": 1, "rejected": 2}
