@@ -49,6 +49,7 @@ class Session:
     def deposit(self, amount_text: str, note: str = "") -> Entry:
         amount = self.amount(amount_text)
         with self.store.locked():
+            self._member(self.view())
             return self._post(msg.Deposit(amount, note))
 
     def propose(

@@ -21,7 +21,8 @@ from ssbmoney.paths import default_home
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise BadInput(f"{self.prog}: {message}")
+        where = self.prog.removeprefix("ssbmoney").strip()
+        raise BadInput(f"{where}: {message}" if where else message)
 
 
 def _common(sub: argparse.ArgumentParser, group: bool = True) -> None:

@@ -192,6 +192,8 @@ def cmd_audit(home: Home, args: argparse.Namespace) -> Result:
 
 
 def cmd_export(home: Home, args: argparse.Namespace) -> Result:
+    if args.out.exists() and not args.out.is_dir():
+        raise BadInput(f"--out {args.out} is a file; give a folder (new or existing)")
     groups = home.groups()
     if not groups:
         raise BadInput("this home belongs to no group: nothing to export")
@@ -223,11 +225,14 @@ def cmd_import(home: Home, args: argparse.Namespace) -> Result:
         errors.extend(audit_mod._error_row(err) for err in report.errors)
     if not any(g in mine for g in (d.group for d in found)):
         raise BadInput(f"{args.folder} holds no group this home belongs to")
-    result = {"received": received, "duplicates": duplicates, "errors": errors,
-              "skipped_groups": skipped}
+    result: dict[str, Any] = {"received": received, "duplicates": duplicates,
+                              "errors": errors, "skipped_groups": skipped}
     text = f"received {received} entries ({duplicates} already here)"
     if errors:
-        text += f"; refused {len(errors)}: " + "; ".join(e["message"] for e in errors[:3])
+        refused = "; ".join(e["message"] for e in errors[:3])
+        text += f"; refused {len(errors)}: {refused}"
+        result["error"] = {"kind": "refused",
+                           "message": f"refused {len(errors)} invalid entries: {refused}"}
     return result, text, 1 if errors else 0
 
 

@@ -55,7 +55,9 @@ def first_closes(closes: Sequence[CloseRef]) -> list[CloseRef]:
                 break
         if not saw:
             firsts.append(close)
-    return firsts
+    # Honest closes cannot see each other both ways; cuts that claim so (a stranger's
+    # or a broken client's) leave no first close: then all of them count as first.
+    return firsts or list(closes)
 
 
 def merged_cut(closes: Iterable[CloseRef]) -> dict[bytes, int]:

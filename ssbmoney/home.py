@@ -159,6 +159,8 @@ class Home:
         """The group named by a unique prefix of its id, or by its name; or the only one."""
         groups = self.groups()
         if not groups:
+            if not self.paths.identity.exists():
+                self.identity()  # says: run `ssbmoney init --name NAME` first
             raise BadInput("this home belongs to no group yet (group create, or group join)")
         if selector is None:
             if len(groups) == 1:

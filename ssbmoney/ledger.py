@@ -70,7 +70,7 @@ class Ledger:
 
     def _reset(self) -> None:
         self._joins: dict[bytes, tuple[bytes, str] | None] = {}
-        self._found: tuple[int, msg.Found] | None = None
+        self._founds: dict[int, tuple[bytes, msg.Found]] = {}
         self._proposals: dict[bytes, _Item] = {}
         self._votes: dict[bytes, dict[bytes, list[tuple[int, bytes, str]]]] = {}
         self._closes: dict[bytes, list[decide.CloseRef]] = {}
@@ -193,7 +193,10 @@ class Ledger:
             self._dirty.add(pid)
         elif kind is msg.Close:
             close: msg.Close = message  # type: ignore[assignment]
-            ref = decide.CloseRef(eid, feed, item.seq, dict(close.cut))
+            cut = dict(close.cut)
+            if cut.get(feed, 0) >= item.seq:  # a close cannot have seen itself
+                cut[feed] = item.seq - 1
+            ref = decide.CloseRef(eid, feed, item.seq, cut)
             self._closes.setdefault(close.proposal, []).append(ref)
             self._touch(close.proposal)
         elif kind is msg.Withdraw:
@@ -203,8 +206,8 @@ class Ledger:
         elif kind is msg.Reverse:
             self._reverse(feed, message.target)  # type: ignore[union-attr]
         elif kind is msg.Found:
-            if feed == self.keys.founder and (self._found is None or item.seq < self._found[0]):
-                self._found = (item.seq, message)  # type: ignore[assignment]
+            if feed == self.keys.founder:
+                self._founds[item.seq] = (eid, message)  # type: ignore[assignment]
                 self._structure = True
             else:
                 self._problems.add(("misplaced_found", "entry", entry_id(eid)))
@@ -265,7 +268,14 @@ class Ledger:
         for feed in self._forks:
             self._misc.add(("fork", "feed", feed_id(feed)))
         self._feed_identity = {f: i for i, f in self._identity_feed.items()}
-        found = self._found[1] if self._found else None
+        found = None
+        if self._founds:
+            first = min(self._founds)
+            found = self._founds[first][1]
+            for seq, (eid, _f) in self._founds.items():
+                if seq != first:
+                    self._misc.add(("misplaced_found", "entry", entry_id(eid)))
+        self._found = found
         founder = self._joins.get(self.keys.founder)
         founders: frozenset[bytes] = frozenset()
         if found is not None and founder is not None:
@@ -274,9 +284,19 @@ class Ledger:
             decide.Rules(found.threshold, found.quorum, found.block_vetoes)
             if found else decide.Rules()
         )
+        # Who could ever be a member: the founders and whoever any proposal would
+        # admit. Only their closes place a proposal in the order of decisions, so a
+        # stranger's close cannot move a decision before or after an admission.
+        potential = set(founders)
+        for item in self._proposals.values():
+            admit = item.message.add_member  # type: ignore[union-attr]
+            if admit is not None:
+                potential.add(admit)
+        self._potential_feeds = {self._identity_feed[i] for i in potential
+                                 if i in self._identity_feed}
         # Admissions, decided in order; each later decision sees the members so far.
         admissions = sorted(
-            (decide.order_key(self._closes[pid]), pid)
+            (self._order_key(pid), pid)
             for pid, item in self._proposals.items()
             if item.message.add_member is not None and pid in self._closes  # type: ignore[union-attr]
         )
@@ -302,10 +322,14 @@ class Ledger:
         self._dirty = set(self._proposals)
         self._structure = False
 
+    def _order_key(self, pid: bytes) -> tuple[int, bytes]:
+        closes = [c for c in self._closes[pid] if c.feed in self._potential_feeds]
+        return decide.order_key(closes) if closes else (0, b"")
+
     def _members_at(self, pid: bytes) -> frozenset[bytes]:
         if not self._timeline_keys:
             return self._timeline_sets[0]
-        key = decide.order_key(self._closes[pid])
+        key = self._order_key(pid)
         return self._timeline_sets[bisect.bisect_left(self._timeline_keys, key)]
 
     def _decide(self, pid: bytes, members: frozenset[bytes]) -> _Decision | None:
@@ -433,7 +457,7 @@ class Ledger:
         deposited = sum(self._dep_total.get(f, 0) for f in self._member_feeds)
         spent = sum(self._spend_total.get(f, 0) for f in self._member_feeds)
         warnings, warnings_text = self._warnings()
-        found = self._found[1] if self._found else None
+        found = self._found
         names = {
             feed_id(i): self._joins[f][1]  # type: ignore[index]
             for i, f in self._identity_feed.items() if i in self._members

@@ -21,14 +21,25 @@ _EXPONENTS: dict[str, int] = {
 MAX_AMOUNT = 10**15
 """Far beyond any group's budget; keeps every sum well inside msgpack's integers."""
 
+# Active ISO 4217 currency codes (funds and precious metals left out).
+_KNOWN = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD
+BTN BWP BYN BZD CAD CDF CHF CLF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP
+ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR
+IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD
+MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR
+PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL
+SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYI UYU
+UYW UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+""".split())
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-_AMOUNT = re.compile(r"^(\d+)(?:\.(\d+))?$")
+_AMOUNT = re.compile(r"^([0-9]+)(?:\.([0-9]+))?$", re.ASCII)
 
 
 def check_currency(code: str) -> str:
     code = code.strip().upper()
-    if not _CURRENCY.match(code):
-        raise BadInput(f"currency must be a three-letter ISO 4217 code, not {code!r}")
+    if not _CURRENCY.match(code) or code not in _KNOWN:
+        raise BadInput(f"currency must be an ISO 4217 code such as EUR, not {code!r}")
     return code
 
 

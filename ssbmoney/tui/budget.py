@@ -23,13 +23,13 @@ from textual.worker import Worker, WorkerState
 
 from ssbmoney import money
 from ssbmoney.actions import Session, closes_ms
-from ssbmoney.errors import BadInput, SsbMoneyError
+from ssbmoney.errors import SsbMoneyError
 from ssbmoney.tui import words
 from ssbmoney.tui.confirm import ConfirmScreen
 from ssbmoney.tui.decided import DecidedProposals
 from ssbmoney.tui.flags import WarningsList
-from ssbmoney.tui.forms import DEPOSIT, PROPOSE, SPEND, FormScreen, Values
-from ssbmoney.tui.live import Live, Shown
+from ssbmoney.tui.forms import DEPOSIT, PROPOSE, SPEND, FieldError, FormScreen, Values, field
+from ssbmoney.tui.live import Live, Shown, Stopped
 from ssbmoney.tui.members import MembersList
 from ssbmoney.tui.proposals import OpenProposals
 from ssbmoney.tui.statehash import StateLine
@@ -95,6 +95,9 @@ class BudgetScreen(Screen[None]):
         self.request_refresh()
         self.set_interval(self.poll_seconds, self.poll)
 
+    def on_unmount(self) -> None:
+        self.live.stop()
+
     # ------------------------------------------------------------ live updates
 
     def poll(self) -> None:
@@ -118,14 +121,14 @@ class BudgetScreen(Screen[None]):
                 if isinstance(worker.result, Shown):
                     self.show(worker.result)
             else:
-                self.notify(str(worker.result), title="Saved")
+                self.notify(str(worker.result), title="Saved", markup=False)
                 self.request_refresh()
         elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             if worker.group == REFRESH:
                 self._refresh_done()
-            if worker.error is not None:
+            if worker.error is not None and not isinstance(worker.error, Stopped):
                 self.notify(_message(worker.error), title="Not done", severity="error",
-                            timeout=8)
+                            timeout=8, markup=False)
 
     def _refresh_done(self) -> None:
         self._refreshing = False
@@ -162,10 +165,11 @@ class BudgetScreen(Screen[None]):
     def _open_selected(self) -> dict[str, Any] | None:
         proposal = self._selected(OpenProposals)
         if proposal is None:
-            self.notify("No open proposal selected (p proposes one).", severity="warning")
+            self.notify("No open proposal selected (p proposes one).", severity="warning",
+                        markup=False)
         elif proposal["status"] != "open":
             self.notify(f"Proposal {proposal['title']!r} is {words.status(proposal)}; "
-                        "only open proposals take votes.", severity="warning")
+                        "only open proposals take votes.", severity="warning", markup=False)
             return None
         return proposal
 
@@ -210,7 +214,8 @@ class BudgetScreen(Screen[None]):
         if proposal is None:
             return
         if proposal["author"] != self.live.me:
-            self.notify("Only the author of a proposal may withdraw it.", severity="warning")
+            self.notify("Only the author of a proposal may withdraw it.", severity="warning",
+                        markup=False)
             return
         pid, title = proposal["id"], proposal["title"]
 
@@ -230,9 +235,11 @@ class BudgetScreen(Screen[None]):
 
         def check(v: Values) -> None:
             if not v["title"].strip():
-                raise BadInput("a proposal needs a title")
-            money.parse_amount(v["amount"], currency)
-            closes_ms(v["closes"])
+                raise FieldError("title", "a proposal needs a title")
+            with field("amount"):
+                money.parse_amount(v["amount"], currency)
+            with field("closes"):
+                closes_ms(v["closes"])
 
         def done(v: Values | None) -> None:
             if v is None:
@@ -252,7 +259,8 @@ class BudgetScreen(Screen[None]):
         currency = self.live.info.currency
 
         def check(v: Values) -> None:
-            money.parse_amount(v["amount"], currency)
+            with field("amount"):
+                money.parse_amount(v["amount"], currency)
 
         def done(v: Values | None) -> None:
             if v is None:
@@ -274,6 +282,7 @@ class BudgetScreen(Screen[None]):
                 f"Proposal {proposal['title']!r} is {words.status(proposal)}, not approved: "
                 "nothing may be spent on it (Tab to the Decided table).",
                 severity="warning",
+                markup=False,
             )
             return
         currency = self.live.info.currency
@@ -281,10 +290,12 @@ class BudgetScreen(Screen[None]):
         left = proposal["amount"] - proposal["spent"]
 
         def check(v: Values) -> None:
-            amount = money.parse_amount(v["amount"], currency)
+            with field("amount"):
+                amount = money.parse_amount(v["amount"], currency)
             if amount > left:
-                raise BadInput(f"{words.money(amount, currency)} is more than the "
-                               f"{words.money(max(left, 0), currency)} left of what was approved")
+                raise FieldError("amount", f"{words.money(amount, currency)} is more than the "
+                                 f"{words.money(max(left, 0), currency)} left of what was "
+                                 "approved")
 
         def done(v: Values | None) -> None:
             if v is None:

@@ -6,6 +6,7 @@ one stray key press must not do it.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -48,7 +49,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.question)
+            yield Static(Text(self.question))
             with Horizontal():
                 yield Button("No (n)", id="no")
                 yield Button(f"{self.yes_label} (y)", id="yes", variant="warning")

@@ -8,8 +8,10 @@ home holds several groups, they can be picked from a list.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -23,7 +25,7 @@ from ssbmoney.home import GroupInfo
 
 def advice(home: Path, problem: str, has_identity: bool) -> str:
     """What to run next, with this home's path filled in so it can be copied."""
-    cmd = f"ssbmoney --home {home}"
+    cmd = f"ssbmoney --home {shlex.quote(str(home))}"
     lines = [problem, ""]
     if not has_identity:
         lines += ["Create your identity first:", f"    {cmd} init --name NAME", ""]
@@ -54,7 +56,7 @@ class EmptyScreen(Screen[None]):
     }
     EmptyScreen > Vertical {
         width: auto;
-        max-width: 110;
+        max-width: 100%;
         height: auto;
         border: round $primary;
         padding: 1 2;
@@ -63,7 +65,7 @@ class EmptyScreen(Screen[None]):
         width: auto;
     }
     EmptyScreen OptionList {
-        width: 100%;
+        width: 64;
         height: auto;
         max-height: 12;
         margin-top: 1;
@@ -78,7 +80,7 @@ class EmptyScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.message, id="message")
+            yield Static(Text(self.message), id="message")
             if self.groups:
                 yield OptionList(
                     *(Option(f"{g.name} ({g.currency})  {g.id.hex()[:12]}", id=g.id.hex())

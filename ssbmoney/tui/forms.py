@@ -10,19 +10,40 @@ as a notification, with the same words the command line uses.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ssbmoney.errors import SsbMoneyError
+from ssbmoney.errors import BadInput, SsbMoneyError
 
 Values = dict[str, str]
 Check = Callable[[Values], None]
+
+
+class FieldError(BadInput):
+    """Bad input in one field: the form puts the cursor back there."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@contextmanager
+def field(name: str) -> Iterator[None]:
+    """Blame errors raised inside on the field ``name``."""
+    try:
+        yield
+    except FieldError:
+        raise
+    except SsbMoneyError as err:
+        raise FieldError(name, err.message) from None
 
 
 class Field(NamedTuple):
@@ -94,9 +115,9 @@ class FormScreen(ModalScreen[Values | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.form_title, classes="title")
+            yield Static(Text(self.form_title), classes="title")
             if self.intro:
-                yield Static(self.intro)
+                yield Static(Text(self.intro))
             for field in self.fields:
                 yield Label(field.label)
                 yield Input(placeholder=field.placeholder, id=field.name)
@@ -128,8 +149,12 @@ class FormScreen(ModalScreen[Values | None]):
         try:
             self.check(values)
         except SsbMoneyError as err:
-            self.query_one("#error", Static).update(err.message)
-            self.app.notify(err.message, title="Not saved", severity="error")
+            self.query_one("#error", Static).update(Text(err.message))
+            self.app.notify(err.message, title="Not saved", severity="error", markup=False)
+            if isinstance(err, FieldError):
+                box = self.query_one(f"#{err.field}", Input)
+                box.focus()
+                box.select_all()
             return
         self.dismiss(values)
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple, TypeVar
 
 from ssbmoney.actions import Session
+from ssbmoney.entry import Entry
 from ssbmoney.home import GroupInfo, Home
 from ssbmoney.ledger import Ledger
 from ssbmoney.store import FORKS_NAME, LOG_NAME, Store
@@ -34,6 +35,10 @@ T = TypeVar("T")
 
 Signature = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 """(entries.log, forks.log) as (size, mtime_ns, inode), or None where missing."""
+
+
+class Stopped(Exception):
+    """Raised by a refresh that :meth:`Live.stop` interrupted (the TUI is closing)."""
 
 
 class Shown(NamedTuple):
@@ -65,6 +70,11 @@ class Live:
         self._forks: set[tuple[bytes, int]] = set()
         self._seen: Signature = (None, None)
         self._generation = 0
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        """Make a running refresh give up soon, so quitting never waits for a fold."""
+        self._stopped.set()
 
     # ------------------------------------------------------------------ polling
 
@@ -102,17 +112,24 @@ class Live:
         heads = store.heads()
         if not self._heads:
             # First look: read the log straight through rather than feed by feed.
-            self._ledger.add_all(store.all_entries())
+            self._add(store.all_entries())
         else:
             for feed, state in heads.items():
                 known = self._heads.get(feed, 0)
                 if state.seq > known:
-                    self._ledger.add_all(store.feed_entries(feed, known + 1))
+                    self._add(store.feed_entries(feed, known + 1))
         self._heads = {feed: state.seq for feed, state in heads.items()}
         for proof in store.forks():
             if (proof.author, proof.seq) not in self._forks:
                 self._forks.add((proof.author, proof.seq))
                 self._ledger.add_fork(proof.author, proof.seq)
+
+    def _add(self, entries: Iterable[Entry]) -> None:
+        add, stopped = self._ledger.add, self._stopped.is_set
+        for count, item in enumerate(entries):
+            if count & 1023 == 0 and stopped():
+                raise Stopped("the TUI is closing")
+            add(item)
 
     # ------------------------------------------------------------------ acting
 

@@ -46,9 +46,10 @@ class SummaryBar(Static):
         figures = Table.grid(expand=True, padding=(0, 2))
         names = ("balance", "committed", "available", "deposited", "spent")
         for _ in names:
-            figures.add_column()
+            figures.add_column(no_wrap=True)
+        figures.add_row(*(Text(n, style="dim") for n in names))
         figures.add_row(*(
-            Text.assemble((f"{n} ", "dim"), (words.money(view[n], cur), "bold" if i < 3 else ""))
+            Text(words.money(view[n], cur), style="bold" if i < 3 else "")
             for i, n in enumerate(names)
         ))
         outer = Table.grid(expand=True)

@@ -53,8 +53,10 @@ def claimed(ms: int | None) -> str:
 
 
 def voters(view: dict[str, Any], proposal: dict[str, Any]) -> str:
+    """Who voted what, by name (sorted here: the view's dict order is not a promise)."""
     votes: dict[str, str] = proposal.get("votes", {})
-    return ", ".join(f"{name_of(view, who)} {choice}" for who, choice in votes.items()) or "-"
+    named = sorted((name_of(view, who).casefold(), who, choice) for who, choice in votes.items())
+    return ", ".join(f"{name_of(view, who)} {choice}" for _key, who, choice in named) or "-"
 
 
 def tally(proposal: dict[str, Any]) -> str:
