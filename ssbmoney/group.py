@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgpack
 import nacl.bindings as sodium
 from nacl.exceptions import CryptoError
 
+from ssbmoney.entry import MAX_ENTRY_BYTES
 from ssbmoney.errors import BadInput
 from ssbmoney.keys import derive
 
@@ -37,6 +38,7 @@ INVITE_PREFIX = "ssbm-invite:"
 PUB_CODE_PREFIX = "ssbm-pub:"
 NONCE_SIZE = 24
 _MAC_SIZE = 16
+_MAX_SEALED = MAX_ENTRY_BYTES
 
 
 class GroupKeys(NamedTuple):
@@ -90,6 +92,31 @@ def open_sealed(content_key: bytes, sealed: bytes) -> bytes | None:
         return None
     plain: bytes = _ffi.buffer(out, size)[:]
     return plain
+
+
+class Opener:
+    """Opens many sealed contents with one key, reusing one output buffer.
+
+    For the fold, which opens 100,000 contents a second: an object per thread of use
+    (a ``Ledger`` is one), since libsodium runs without the GIL and a shared buffer
+    would be written by two threads at once.
+    """
+
+    def __init__(self, content_key: bytes) -> None:
+        self.content_key = content_key
+        self._out = _ffi.new("unsigned char[]", _MAX_SEALED) if _lib is not None else None
+        self._view: Any = _ffi.buffer(self._out) if self._out is not None else None
+
+    def open(self, sealed: bytes) -> bytes | None:
+        size = len(sealed) - NONCE_SIZE - _MAC_SIZE
+        if self._out is None or not 0 <= size < _MAX_SEALED:
+            return open_sealed(self.content_key, sealed)
+        if _lib.crypto_secretbox_open_easy(
+            self._out, sealed[NONCE_SIZE:], size + _MAC_SIZE, sealed, self.content_key
+        ) != 0:
+            return None
+        plain: bytes = self._view[:size]
+        return plain
 
 
 # ------------------------------------------------------------------------ invites

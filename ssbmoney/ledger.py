@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import bisect
 import gc
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 from ssbmoney import content as msg
 from ssbmoney import decide
 from ssbmoney.entry import Entry, entry_id, feed_id
-from ssbmoney.group import GroupKeys, open_sealed
+from ssbmoney.group import GroupKeys, Opener
 from ssbmoney.statehash import canonical, digest_object, state_hash
 
 __all__ = ["Ledger", "fold", "state_hash"]
@@ -48,6 +49,11 @@ class _Item(NamedTuple):
     claimed_ms: int
     message: msg.Message | None
     problem: str
+
+
+_COUNTED = (msg.Deposit, msg.Proposal, msg.Vote, msg.Close, msg.Spend, msg.Withdraw,
+            msg.Reverse)
+"""What a member's feed says that counts; from anyone else it is flagged ``non_member``."""
 
 
 class _Decision(NamedTuple):
@@ -63,6 +69,7 @@ class Ledger:
     def __init__(self, keys: GroupKeys, currency: str = "") -> None:
         self.keys = keys
         self.default_currency = currency
+        self._opener = Opener(keys.content_key)
         self._items: dict[bytes, dict[int, _Item]] = {}
         self._forks: dict[bytes, int] = {}
         self._count = 0
@@ -81,7 +88,6 @@ class Ledger:
         self._reversed: set[tuple[bytes, bytes]] = set()  # (feed, target) claims
         self._dep_total: dict[bytes, int] = {}
         self._spend_total: dict[bytes, int] = {}
-        self._countable: dict[bytes, list[bytes]] = {}
         self._problems: set[tuple[str, str, str]] = set()
         self._structure = True  # who the members are may have changed
         self._dirty: set[bytes] = set()
@@ -113,7 +119,7 @@ class Ledger:
         if entry.content is None:
             problem = "pruned"
         else:
-            plain = open_sealed(self.keys.content_key, entry.content)
+            plain = self._opener.open(entry.content)
             if plain is None:
                 problem = "unreadable"
             else:
@@ -124,23 +130,15 @@ class Ledger:
         item = _Item(entry.id, entry.author, entry.seq, entry.claimed_ms, message, problem)
         feed_items[entry.seq] = item
         self._count += 1
-        limit = self._forks.get(entry.author)
-        if limit is None or entry.seq < limit:
+        if not self._forks or entry.seq < self._forks.get(entry.author, entry.seq + 1):
             self._index(item)
         self._view = None
 
     def add_all(self, entries: Iterable[Entry]) -> Ledger:
-        """Add many entries. The cyclic garbage collector is paused meanwhile: a bulk
-        load makes only acyclic records, and collecting while they pile up would
-        cost as much as the fold itself."""
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        """Add many entries (with the cyclic garbage collector paused, see below)."""
+        with _gc_paused():
             for item in entries:
                 self.add(item)
-        finally:
-            if was_enabled:
-                gc.enable()
         return self
 
     def add_fork(self, feed: bytes, seq: int) -> None:
@@ -212,7 +210,6 @@ class Ledger:
             else:
                 self._problems.add(("misplaced_found", "entry", entry_id(eid)))
             return
-        self._countable.setdefault(feed, []).append(eid)
 
     def _touch(self, pid: bytes) -> None:
         """Mark a proposal for recomputation; if it may admit a member (or is not
@@ -250,7 +247,8 @@ class Ledger:
     def view(self) -> dict[str, Any]:
         """The budget view (JSON-ready; treat as read-only) with its ``state_hash``."""
         if self._view is None:
-            self._view = self._fold()
+            with _gc_paused():
+                self._view = self._fold()
         return self._view
 
     def _members_structure(self) -> None:
@@ -513,9 +511,13 @@ class Ledger:
                     ("unapproved_spend", "entry", entry_id(sid))
                     for sid, (feed, _v) in spends.items() if feed in self._member_feeds
                 )
-        for feed, eids in self._countable.items():
+        for feed, items in self._items.items():
             if feed not in self._member_feeds:
-                extra.extend(("non_member", "entry", entry_id(e)) for e in eids)
+                limit = self._forks.get(feed)
+                extra.extend(
+                    ("non_member", "entry", entry_id(item.id)) for item in items.values()
+                    if type(item.message) in _COUNTED and (limit is None or item.seq < limit)
+                )
         key = (self._row_warnings_version, len(self._problems), frozenset(self._misc),
                frozenset(extra))
         if self._warnings_cache is not None and self._warnings_cache[0] == key:
@@ -524,6 +526,20 @@ class Ledger:
         listed = [{"kind": kind, where: what} for kind, where, what in sorted(found)]
         self._warnings_cache = (key, listed, canonical(listed, checked=True))
         return listed, self._warnings_cache[2]
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector. The fold makes many small acyclic records;
+    with 100,000 entries held, each full collection walks them all, and collecting
+    while they pile up costs as much as the fold itself."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def fold(
