@@ -402,7 +402,7 @@ class Ledger:
             "spent": spent,
             "status": status,
             "title": proposal.title,
-            "votes": {feed_id(i): c for i, c in ballots.items()},
+            "votes": dict(sorted((feed_id(i), c) for i, c in ballots.items())),
             "withdrawn": withdrawn,
             "yes": counts["yes"],
         }

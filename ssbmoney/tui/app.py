@@ -23,6 +23,7 @@ class BudgetApp(App[None]):
     """``ssbmoney tui``: one member's live view of one group's budget."""
 
     TITLE = "ssbmoney"
+    ENABLE_COMMAND_PALETTE = False  # every action has its key, shown in the footer
     BINDINGS = [Binding("q", "quit", "Quit")]
 
     def __init__(

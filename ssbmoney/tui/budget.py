@@ -27,6 +27,7 @@ from ssbmoney.errors import SsbMoneyError
 from ssbmoney.tui import words
 from ssbmoney.tui.confirm import ConfirmScreen
 from ssbmoney.tui.decided import DecidedProposals
+from ssbmoney.tui.detail import ProposalDetail
 from ssbmoney.tui.flags import WarningsList
 from ssbmoney.tui.forms import DEPOSIT, PROPOSE, SPEND, FieldError, FormScreen, Values, field
 from ssbmoney.tui.live import Live, Shown, Stopped
@@ -85,11 +86,12 @@ class BudgetScreen(Screen[None]):
         with VerticalScroll(id="body", can_focus=False):
             yield OpenProposals(id="open")
             yield DecidedProposals(id="decided")
+            yield ProposalDetail()
             with Horizontal(id="side"):
                 yield MembersList()
                 yield WarningsList()
         yield StateLine("folding the ledger…")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.request_refresh()
@@ -147,7 +149,19 @@ class BudgetScreen(Screen[None]):
         self.query_one(MembersList).show(view, me)
         self.query_one(WarningsList).show(view)
         self.query_one(StateLine).show(view)
+        self._show_detail()
         self.post_message(self.Updated(view))
+
+    def _show_detail(self) -> None:
+        focused = self.focused
+        table = focused if isinstance(focused, KeyedTable) else self.query_one(OpenProposals)
+        self.query_one(ProposalDetail).show(self.view, table.selected, self.live.me)
+
+    def on_data_table_row_highlighted(self) -> None:
+        self._show_detail()
+
+    def on_descendant_focus(self) -> None:
+        self._show_detail()
 
     # ------------------------------------------------------------------ acting
 

@@ -14,7 +14,7 @@ from rich.text import Text
 from ssbmoney.tui import words
 from ssbmoney.tui.table import KeyedTable
 
-COLUMNS = ("outcome", "title", "amount", "spent", "left", "yes/no/abst/block", "author")
+COLUMNS = ("outcome", "title", "amount", "spent", "left", "y/n/a/b", "author")
 _ORDER = {"approved": 0, "rejected": 1, "withdrawn": 2}
 
 
@@ -22,7 +22,7 @@ class DecidedProposals(KeyedTable):
     """Approved, rejected and withdrawn proposals."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(COLUMNS, **kwargs)
+        super().__init__(COLUMNS, flexible=(1, 6), **kwargs)
         self.border_title = "Decided"
 
     def show(self, view: dict[str, Any], me: str) -> None:

@@ -95,9 +95,11 @@ class Live:
                 self._ledger = Ledger(self.info.keys, self.info.currency)
                 self._heads = {}
                 self._forks = set()
+            # Seen even if reading fails, so a broken store is reported once per
+            # change rather than on every poll tick.
+            self._seen = signature
             with self.home.store(self.info) as store:
                 self._take_in(store)
-            self._seen = signature
             view = self._ledger.view()
             self._generation += 1
             return Shown(self._generation, view)

@@ -15,14 +15,14 @@ from rich.text import Text
 from ssbmoney.tui import words
 from ssbmoney.tui.table import KeyedTable
 
-COLUMNS = ("title", "amount", "yes/no/abst/block", "who voted", "author", "closes (claimed)")
+COLUMNS = ("title", "amount", "y/n/a/b", "who voted", "author", "closes (claimed, UTC)")
 
 
 class OpenProposals(KeyedTable):
     """Open proposals, newest first."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(COLUMNS, **kwargs)
+        super().__init__(COLUMNS, flexible=(0, 3, 4), **kwargs)
         self.border_title = "Open proposals"
 
     def show(self, view: dict[str, Any], me: str) -> None:

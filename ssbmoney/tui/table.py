@@ -2,7 +2,9 @@
 
 Why: the view is refolded whenever another process writes, which rebuilds every
 row; without this the highlighted proposal would jump back to the top under the
-user's finger, and a key press could act on the wrong proposal.
+user's finger, and a key press could act on the wrong proposal. It also fits its
+columns to the terminal: long titles and voter lists are cut with an ellipsis, so
+the amounts and tallies stay in view instead of scrolling off to the right.
 """
 
 from __future__ import annotations
@@ -33,10 +35,35 @@ class KeyedTable(DataTable[str | Text]):
     }
     """
 
-    def __init__(self, columns: Sequence[str], **kwargs: Any) -> None:
+    MIN_WIDTH = 10
+    """A flexible column is never cut narrower than this."""
+
+    def __init__(self, columns: Sequence[str], flexible: Sequence[int] = (),
+                 **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._columns = columns
+        self._flexible = tuple(flexible)
+        self._rows: list[tuple[str, dict[str, Any], Sequence[str | Text]]] = []
+        self._fitted_to = 0
         self.rows_by_key: dict[str, dict[str, Any]] = {}
+
+    def on_resize(self) -> None:
+        if self.size.width != self._fitted_to:
+            self.replace_rows(self._rows)
+
+    def _fit(self, widths: list[int]) -> list[int]:
+        """Shrink the flexible columns, widest first, until the row fits the table."""
+        room = self.size.width - 2 * self.cell_padding * len(widths)
+        self._fitted_to = self.size.width
+        if room <= 0:
+            return widths
+        widths = list(widths)
+        while sum(widths) > room:
+            wide = max(self._flexible, key=lambda i: widths[i], default=None)
+            if wide is None or widths[wide] <= self.MIN_WIDTH:
+                break
+            widths[wide] -= 1
+        return widths
 
     @property
     def selected_key(self) -> str | None:
@@ -56,7 +83,7 @@ class KeyedTable(DataTable[str | Text]):
         """Swap in new rows (key, record, cells), keeping the highlighted key if it stays."""
         keep = self.selected_key
         old_row = self.cursor_row
-        rows = list(rows)
+        rows = self._rows = list(rows)
         # Fixed column widths, measured here: DataTable's own auto-width pass runs
         # later, on idle, and can leave a header rendered at its old width.
         widths = [cell_len(label) for label in self._columns]
@@ -64,14 +91,23 @@ class KeyedTable(DataTable[str | Text]):
             for i, cell in enumerate(cells):
                 plain = cell.plain if isinstance(cell, Text) else cell
                 widths[i] = max(widths[i], max(map(cell_len, plain.splitlines() or [""])))
+        widths = self._fit(widths)
         self.clear(columns=True)
         for label, width in zip(self._columns, widths, strict=True):
             self.add_column(label, width=width)
         self.rows_by_key = {}
         for key, record, cells in rows:
             self.rows_by_key[key] = record
-            self.add_row(*cells, key=key)
+            self.add_row(*map(_cut, cells), key=key)
         if keep is not None and keep in self.rows_by_key:
             self.move_cursor(row=self.get_row_index(keep), animate=False, scroll=False)
         elif self.row_count:
             self.move_cursor(row=min(old_row, self.row_count - 1), animate=False, scroll=False)
+
+
+def _cut(cell: str | Text) -> Text:
+    """One line, an ellipsis where it does not fit."""
+    text = cell.copy() if isinstance(cell, Text) else Text(cell)
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text

@@ -4,11 +4,11 @@ nothing and shows the error."""
 
 from __future__ import annotations
 
-from conftest import screen_text, settle
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 from textual.widgets._toast import Toast
 from tui_homes import fixed_clock, proposal
+from tui_pilot import screen_text, settle
 
 from ssbmoney.home import GroupInfo, Home
 from ssbmoney.store import LOG_NAME
@@ -156,7 +156,9 @@ async def test_escape_cancels_a_form(simple_home: Fixture) -> None:
     app = app_for(home)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
-        await pilot.press("d", *"50", "escape")
+        await pilot.press("d", *"50q")  # q is typed into the field, it does not quit
+        assert app.is_running and app.screen.query_one("#amount", Input).value == "50q"
+        await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, BudgetScreen)
     assert log_bytes(home, info) == before

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import screen_text, settle
 from textual.widgets import OptionList
 from tui_homes import ANA_SEED, fixed_clock
+from tui_pilot import screen_text, settle
 
 from ssbmoney.home import Home
 from ssbmoney.tui.app import BudgetApp

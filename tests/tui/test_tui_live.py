@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import screen_text, settle
 from textual.pilot import Pilot
 from tui_homes import ANA_SEED, BEN_SEED, GROUP_SECRET, fixed_clock, proposal, sync
+from tui_pilot import screen_text, settle
 
 from ssbmoney.actions import Session
 from ssbmoney.entry import entry_id

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import screen_text, settle
 from textual.pilot import Pilot
 from tui_homes import fixed_clock
+from tui_pilot import screen_text, settle
 
 from ssbmoney.home import GroupInfo, Home
 from ssbmoney.tui.app import BudgetApp
@@ -43,7 +43,7 @@ async def test_first_screen_shows_balance_and_open_proposals(collective_home: Fi
         wages = next(line for line in lines if "Sprint wages, week 1" in line)
         assert "600.00 EUR" in wages and "1/0/1/0" in wages
         assert "Ben yes" in wages and "Chloé abstain" in wages
-        assert "2025-06-01 18:00" in wages and "closes (claimed)" in text
+        assert "2025-06-01 18:00" in wages and "closes (claimed, UTC)" in text
         assert "Travel to the meeting" in text
         # Decided: approved with spent and left; rejected.
         server = next(line for line in lines if "Server for a year" in line)
