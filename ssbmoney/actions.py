@@ -25,6 +25,7 @@ class Session:
         self.home = home
         self.info = info
         self.store = store
+        self.notes: list[str] = []  # things the member should know about what was done
 
     @property
     def currency(self) -> str:
@@ -41,8 +42,13 @@ class Session:
         return made
 
     def _member(self, view: dict[str, Any]) -> None:
+        """Anyone holding the invite may write, as the contract says, but what a
+        non-member writes is flagged and not counted: say so, do not refuse."""
         if view["name"] and self.home.identity().keys.id not in view["members"]:
-            raise BadInput("you are not a member of this group, so this would not count")
+            self.notes.append(
+                "you are not a member of this group: this entry is recorded, flagged "
+                "non_member, and not counted"
+            )
 
     # ---------------------------------------------------------------- actions
 

@@ -7,6 +7,7 @@ Every check happens before anything is written, so bad input changes nothing.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,7 +96,10 @@ def cmd_group_pub_code(home: Home, args: argparse.Namespace) -> Result:
 def _session(home: Home, args: argparse.Namespace) -> Iterator[Session]:
     info = _group(home, args)
     with home.store(info) as store:
-        yield Session(home, info, store)
+        session = Session(home, info, store)
+        yield session
+    for note in session.notes:
+        sys.stderr.write(f"ssbmoney: note: {note}\n")
 
 
 def _money(session: Session, minor: int) -> str:
