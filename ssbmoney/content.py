@@ -151,10 +151,15 @@ def _optional_uint(body: dict[str, Any], key: str) -> int | None:
 
 
 def _vote(body: dict[str, Any]) -> Message:
-    choice = body.get("choice")
+    # The most common message: its checks are written out rather than called.
+    choice, proposal, comment = body.get("choice"), body.get("proposal"), body.get("comment", "")
     if choice not in CHOICES:
         raise BadContent(f"vote must be one of {', '.join(CHOICES)}")
-    return Vote(_key(body, "proposal"), choice, _text(body, "comment"))
+    if type(proposal) is not bytes or len(proposal) != 32:
+        raise BadContent("proposal must be 32 bytes")
+    if type(comment) is not str or len(comment) > MAX_TEXT:
+        raise BadContent(f"comment must be text of at most {MAX_TEXT} characters")
+    return Vote(proposal, choice, comment)
 
 
 def _deposit(body: dict[str, Any]) -> Message:

@@ -56,11 +56,15 @@ _COUNTED = (msg.Deposit, msg.Proposal, msg.Vote, msg.Close, msg.Spend, msg.Withd
 """What a member's feed says that counts; from anyone else it is flagged ``non_member``."""
 
 
+_VOTE = msg.Vote
+
+
 class _Decision(NamedTuple):
     approved: bool
     withdrawn: bool
     ballots: dict[bytes, str]
     warnings: tuple[tuple[str, str, str], ...]
+    counts: dict[str, int]
 
 
 class Ledger:
@@ -109,36 +113,45 @@ class Ledger:
 
     def add(self, entry: Entry) -> None:
         """Take one valid entry of this group. Idempotent, any order."""
-        feed_items = self._items.get(entry.author)
-        if feed_items is None:
-            feed_items = self._items[entry.author] = {}
-        elif entry.seq in feed_items:
-            return
-        message: msg.Message | None = None
-        problem = ""
-        if entry.content is None:
-            problem = "pruned"
-        else:
-            plain = self._opener.open(entry.content)
-            if plain is None:
-                problem = "unreadable"
-            else:
-                try:
-                    message = msg.parse(plain)
-                except msg.BadContent:
-                    problem = "malformed_content"
-        item = _Item(entry.id, entry.author, entry.seq, entry.claimed_ms, message, problem)
-        feed_items[entry.seq] = item
-        self._count += 1
-        if not self._forks or entry.seq < self._forks.get(entry.author, entry.seq + 1):
-            self._index(item)
-        self._view = None
+        self.add_all((entry,))
 
     def add_all(self, entries: Iterable[Entry]) -> Ledger:
-        """Add many entries (with the cyclic garbage collector paused, see below)."""
+        """Take valid entries of this group. Idempotent, any order.
+
+        The cyclic garbage collector is paused meanwhile (see ``_gc_paused``); names
+        are bound locally because this loop runs 100,000 times a second."""
+        items, forks, index = self._items, self._forks, self._index
+        open_sealed, parse, bad_content = self._opener.open, msg.parse, msg.BadContent
+        added = 0
         with _gc_paused():
-            for item in entries:
-                self.add(item)
+            for entry in entries:
+                author, seq, content = entry.author, entry.seq, entry.content
+                feed_items = items.get(author)
+                if feed_items is None:
+                    feed_items = items[author] = {}
+                elif seq in feed_items:
+                    continue
+                message: msg.Message | None = None
+                problem = ""
+                if content is None:
+                    problem = "pruned"
+                else:
+                    plain = open_sealed(content)
+                    if plain is None:
+                        problem = "unreadable"
+                    else:
+                        try:
+                            message = parse(plain)
+                        except bad_content:
+                            problem = "malformed_content"
+                item = _Item(entry.id, author, seq, entry.claimed_ms, message, problem)
+                feed_items[seq] = item
+                added += 1
+                if not forks or seq < forks.get(author, seq + 1):
+                    index(item)
+        if added:
+            self._count += added
+            self._view = None
         return self
 
     def add_fork(self, feed: bytes, seq: int) -> None:
@@ -149,10 +162,26 @@ class Ledger:
             self._reset()
 
     def _index(self, item: _Item) -> None:
-        message, feed, eid = item.message, item.feed, item.id
+        eid, feed, seq, _claimed, message, problem = item
+        kind = type(message)
+        if kind is _VOTE and seq > 1:  # the most common entry: its path comes first
+            pid = message.proposal  # type: ignore[union-attr]
+            by_feed = self._votes.get(pid)
+            if by_feed is None:
+                by_feed = self._votes[pid] = {}
+            votes = by_feed.get(feed)
+            if votes is None:
+                by_feed[feed] = [(seq, eid, message.choice)]  # type: ignore[union-attr]
+            else:
+                bisect.insort(votes, (seq, eid, message.choice))  # type: ignore[union-attr]
+            self._dirty.add(pid)
+            proposal = self._proposals.get(pid)
+            if proposal is None or proposal.message.add_member is not None:  # type: ignore[union-attr]
+                self._structure = True
+            return
         if message is None:
-            if item.problem != "pruned":
-                self._problems.add((item.problem, "entry", entry_id(eid)))
+            if problem != "pruned":
+                self._problems.add((problem, "entry", entry_id(eid)))
             return
         if item.seq == 1 or isinstance(message, msg.Join):
             if item.seq == 1 and isinstance(message, msg.Join) and msg.join_ok(
@@ -165,13 +194,7 @@ class Ledger:
                 self._problems.add(("misplaced_join", "entry", entry_id(eid)))
             self._structure = True
             return
-        kind = type(message)
-        if kind is msg.Vote:
-            pid = message.proposal  # type: ignore[union-attr]
-            votes = self._votes.setdefault(pid, {}).setdefault(feed, [])
-            bisect.insort(votes, (item.seq, eid, message.choice))  # type: ignore[union-attr]
-            self._touch(pid)
-        elif kind is msg.Deposit:
+        if kind is msg.Deposit:
             amount = message.amount  # type: ignore[union-attr]
             self._deposits[eid] = (feed, amount)
             if (feed, eid) not in self._reversed:
@@ -266,6 +289,7 @@ class Ledger:
         for feed in self._forks:
             self._misc.add(("fork", "feed", feed_id(feed)))
         self._feed_identity = {f: i for i, f in self._identity_feed.items()}
+        self._member_ids = {i: feed_id(i) for i in self._identity_feed}
         found = None
         if self._founds:
             first = min(self._founds)
@@ -348,20 +372,19 @@ class Ledger:
             f == proposal.feed and s <= cut.get(f, 0) for f, s in self._withdraws.get(pid, ())
         )
         ballots: dict[bytes, str] = {}
-        votes = self._votes.get(pid, {})
-        for ident in members:
-            feed = self._identity_feed.get(ident)
-            if feed is None or feed not in votes:
+        for feed, votes in self._votes.get(pid, {}).items():
+            ident = feed_identity.get(feed)
+            if ident not in members:
                 continue
             limit = cut.get(feed, 0)
-            for seq, vid, choice in votes[feed]:
+            for seq, vid, choice in votes:
                 if seq <= limit:
                     ballots[ident] = choice
                 else:
                     warnings.append(("late_vote", "entry", entry_id(vid)))
         counts = decide.tally(ballots.values())
         ok = not withdrawn and decide.approved(counts, len(members), self._rules)
-        return _Decision(ok, withdrawn, ballots, tuple(warnings))
+        return _Decision(ok, withdrawn, ballots, tuple(warnings), counts)
 
     def _row(self, pid: bytes) -> tuple[dict[str, Any], str, tuple[Any, ...]]:
         item = self._proposals[pid]
@@ -371,27 +394,28 @@ class Ledger:
             decision = self._decide(pid, self._members_at(pid))
         withdrawn = False
         if decision is None:
-            votes = self._votes.get(pid, {})
             ballots = {}
-            for ident in self._members:
-                feed = self._identity_feed.get(ident)
-                if feed is not None and votes.get(feed):
-                    ballots[ident] = votes[feed][-1][2]
+            for feed, votes in self._votes.get(pid, {}).items():
+                ident = self._feed_identity.get(feed)
+                if ident in self._members and votes:
+                    ballots[ident] = votes[-1][2]
             withdrawn = any(f == item.feed for f, _s in self._withdraws.get(pid, ()))
             status = "rejected" if withdrawn else "open"
             warnings: tuple[Any, ...] = ()
+            counts = decide.tally(ballots.values())
         else:
             ballots, withdrawn = decision.ballots, decision.withdrawn
             status = "approved" if decision.approved else "rejected"
             warnings = decision.warnings
+            counts = decision.counts
         spent, spend_warnings = self._spent_on(pid, status == "approved", proposal.amount)
         author = self._feed_identity.get(item.feed)
-        counts = decide.tally(ballots.values())
+        ids = self._member_ids
         row = {
             "abstain": counts["abstain"],
             "add_member": feed_id(proposal.add_member) if proposal.add_member else None,
             "amount": proposal.amount,
-            "author": feed_id(author) if author else None,
+            "author": ids[author] if author else None,
             "block": counts["block"],
             "category": proposal.category,
             "claimed_ms": item.claimed_ms,
@@ -402,7 +426,7 @@ class Ledger:
             "spent": spent,
             "status": status,
             "title": proposal.title,
-            "votes": dict(sorted((feed_id(i), c) for i, c in ballots.items())),
+            "votes": dict(sorted((ids[i], c) for i, c in ballots.items())),
             "withdrawn": withdrawn,
             "yes": counts["yes"],
         }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
 from typing import Any
 
 _encoder = json.JSONEncoder(
@@ -28,12 +29,27 @@ def _no_floats(value: Any) -> None:
             _no_floats(item)
 
 
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"not JSON: {value!r}")
+
+
+# The json module's C encoder, made once (JSONEncoder.encode makes one per call).
+_make = getattr(json.encoder, "c_make_encoder", None)
+_fast = (
+    _make(None, _refuse, json.encoder.encode_basestring, None, ":", ",", True, False, False)
+    if _make is not None else None
+)
+
+
 def canonical(value: Any, checked: bool = False) -> str:
     """The canonical JSON text of a view (or of any part of one). ``checked``: the
     caller built ``value`` from integers and text only, so the float walk is skipped."""
     if not checked:
         _no_floats(value)
-    return _encoder.encode(value)
+        return _encoder.encode(value)
+    if _fast is None or not isinstance(value, dict | list):
+        return _encoder.encode(value)
+    return "".join(_fast(value, 0))
 
 
 def digest_object(parts: dict[str, str]) -> str:
