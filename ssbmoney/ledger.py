@@ -28,35 +28,17 @@ canonical text from cached rows, so an update costs far less than a full fold.
 from __future__ import annotations
 
 import bisect
-import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from ssbmoney import content as msg
 from ssbmoney import decide
 from ssbmoney.entry import Entry, entry_id, feed_id
-from ssbmoney.group import GroupKeys, Opener
+from ssbmoney.facts import COUNTED, Facts, gc_paused
+from ssbmoney.group import GroupKeys
 from ssbmoney.statehash import canonical, digest_object, state_hash
 
 __all__ = ["Ledger", "fold", "state_hash"]
-
-
-class _Item(NamedTuple):
-    id: bytes
-    feed: bytes
-    seq: int
-    claimed_ms: int
-    message: msg.Message | None
-    problem: str
-
-
-_COUNTED = (msg.Deposit, msg.Proposal, msg.Vote, msg.Close, msg.Spend, msg.Withdraw,
-            msg.Reverse)
-"""What a member's feed says that counts; from anyone else it is flagged ``non_member``."""
-
-
-_VOTE = msg.Vote
 
 
 class _Decision(NamedTuple):
@@ -67,210 +49,29 @@ class _Decision(NamedTuple):
     counts: dict[str, int]
 
 
-class Ledger:
+class Ledger(Facts):
     """Accumulates the entries of one group and folds them into the budget view."""
 
     def __init__(self, keys: GroupKeys, currency: str = "") -> None:
-        self.keys = keys
         self.default_currency = currency
-        self._opener = Opener(keys.content_key)
-        self._items: dict[bytes, dict[int, _Item]] = {}
-        self._forks: dict[bytes, int] = {}
-        self._count = 0
-        self._reset()
+        super().__init__(keys)
 
-    def _reset(self) -> None:
-        self._joins: dict[bytes, tuple[bytes, str] | None] = {}
-        self._founds: dict[int, tuple[bytes, msg.Found]] = {}
-        self._proposals: dict[bytes, _Item] = {}
-        self._votes: dict[bytes, dict[bytes, list[tuple[int, bytes, str]]]] = {}
-        self._closes: dict[bytes, list[decide.CloseRef]] = {}
-        self._spends: dict[bytes, dict[bytes, tuple[bytes, int]]] = {}
-        self._withdraws: dict[bytes, list[tuple[bytes, int]]] = {}
-        self._deposits: dict[bytes, tuple[bytes, int]] = {}
-        self._spend_of: dict[bytes, tuple[bytes, bytes, int]] = {}
-        self._reversed: set[tuple[bytes, bytes]] = set()  # (feed, target) claims
-        self._dep_total: dict[bytes, int] = {}
-        self._spend_total: dict[bytes, int] = {}
-        self._problems: set[tuple[str, str, str]] = set()
-        self._structure = True  # who the members are may have changed
-        self._dirty: set[bytes] = set()
+    def _forget(self) -> None:
         self._rows: dict[bytes, tuple[dict[str, Any], str, tuple[Any, ...]]] = {}
         self._order: list[tuple[str, bytes]] = []
         self._order_dirty = True
-        self._view: dict[str, Any] | None = None
         self._warnings_cache: tuple[Any, list[dict[str, str]], str] | None = None
         self._rows_cache: tuple[list[dict[str, Any]], str] | None = None
         self._committed = 0
         self._row_warnings: dict[tuple[str, str, str], int] = {}
-        self._row_warnings_version = 0
-        for feed_items in self._items.values():
-            for item in feed_items.values():
-                if item.seq < self._forks.get(item.feed, item.seq + 1):
-                    self._index(item)
-
-    # ---------------------------------------------------------------- collecting
-
-    def add(self, entry: Entry) -> None:
-        """Take one valid entry of this group. Idempotent, any order."""
-        self.add_all((entry,))
-
-    def add_all(self, entries: Iterable[Entry]) -> Ledger:
-        """Take valid entries of this group. Idempotent, any order.
-
-        The cyclic garbage collector is paused meanwhile (see ``_gc_paused``); names
-        are bound locally because this loop runs 100,000 times a second."""
-        items, forks, index = self._items, self._forks, self._index
-        open_sealed, parse, bad_content = self._opener.open, msg.parse, msg.BadContent
-        added = 0
-        with _gc_paused():
-            for entry in entries:
-                author, seq, content = entry.author, entry.seq, entry.content
-                feed_items = items.get(author)
-                if feed_items is None:
-                    feed_items = items[author] = {}
-                elif seq in feed_items:
-                    continue
-                message: msg.Message | None = None
-                problem = ""
-                if content is None:
-                    problem = "pruned"
-                else:
-                    plain = open_sealed(content)
-                    if plain is None:
-                        problem = "unreadable"
-                    else:
-                        try:
-                            message = parse(plain)
-                        except bad_content:
-                            problem = "malformed_content"
-                item = _Item(entry.id, author, seq, entry.claimed_ms, message, problem)
-                feed_items[seq] = item
-                added += 1
-                if not forks or seq < forks.get(author, seq + 1):
-                    index(item)
-        if added:
-            self._count += added
-            self._view = None
-        return self
-
-    def add_fork(self, feed: bytes, seq: int) -> None:
-        """A fork proof at ``seq``: the feed counts only up to ``seq - 1``."""
-        old = self._forks.get(feed)
-        if old is None or seq < old:
-            self._forks[feed] = seq
-            self._reset()
-
-    def _index(self, item: _Item) -> None:
-        eid, feed, seq, _claimed, message, problem = item
-        kind = type(message)
-        if kind is _VOTE and seq > 1:  # the most common entry: its path comes first
-            pid = message.proposal  # type: ignore[union-attr]
-            by_feed = self._votes.get(pid)
-            if by_feed is None:
-                by_feed = self._votes[pid] = {}
-            votes = by_feed.get(feed)
-            if votes is None:
-                by_feed[feed] = [(seq, eid, message.choice)]  # type: ignore[union-attr]
-            else:
-                bisect.insort(votes, (seq, eid, message.choice))  # type: ignore[union-attr]
-            self._dirty.add(pid)
-            proposal = self._proposals.get(pid)
-            if proposal is None or proposal.message.add_member is not None:  # type: ignore[union-attr]
-                self._structure = True
-            return
-        if message is None:
-            if problem != "pruned":
-                self._problems.add((problem, "entry", entry_id(eid)))
-            return
-        if item.seq == 1 or isinstance(message, msg.Join):
-            if item.seq == 1 and isinstance(message, msg.Join) and msg.join_ok(
-                message, self.keys.group_id, feed
-            ):
-                self._joins[feed] = (message.identity, message.name)
-            elif item.seq == 1:
-                self._joins[feed] = None
-            else:
-                self._problems.add(("misplaced_join", "entry", entry_id(eid)))
-            self._structure = True
-            return
-        if kind is msg.Deposit:
-            amount = message.amount  # type: ignore[union-attr]
-            self._deposits[eid] = (feed, amount)
-            if (feed, eid) not in self._reversed:
-                self._dep_total[feed] = self._dep_total.get(feed, 0) + amount
-        elif kind is msg.Proposal:
-            self._proposals[eid] = item
-            self._order_dirty = True
-            self._dirty.add(eid)
-            if message.add_member is not None:  # type: ignore[union-attr]
-                self._structure = True
-        elif kind is msg.Spend:
-            pid, amount = message.proposal, message.amount  # type: ignore[union-attr]
-            self._spend_of[eid] = (feed, pid, amount)
-            if (feed, eid) not in self._reversed:
-                self._spends.setdefault(pid, {})[eid] = (feed, amount)
-                self._spend_total[feed] = self._spend_total.get(feed, 0) + amount
-            self._dirty.add(pid)
-        elif kind is msg.Close:
-            close: msg.Close = message  # type: ignore[assignment]
-            cut = dict(close.cut)
-            if cut.get(feed, 0) >= item.seq:  # a close cannot have seen itself
-                cut[feed] = item.seq - 1
-            ref = decide.CloseRef(eid, feed, item.seq, cut)
-            self._closes.setdefault(close.proposal, []).append(ref)
-            self._touch(close.proposal)
-        elif kind is msg.Withdraw:
-            pid = message.proposal  # type: ignore[union-attr]
-            self._withdraws.setdefault(pid, []).append((feed, item.seq))
-            self._touch(pid)
-        elif kind is msg.Reverse:
-            self._reverse(feed, message.target)  # type: ignore[union-attr]
-        elif kind is msg.Found:
-            if feed == self.keys.founder:
-                self._founds[item.seq] = (eid, message)  # type: ignore[assignment]
-                self._structure = True
-            else:
-                self._problems.add(("misplaced_found", "entry", entry_id(eid)))
-            return
-
-    def _touch(self, pid: bytes) -> None:
-        """Mark a proposal for recomputation; if it may admit a member (or is not
-        known yet), who the members are may change too."""
-        self._dirty.add(pid)
-        proposal = self._proposals.get(pid)
-        if proposal is None or proposal.message.add_member is not None:  # type: ignore[union-attr]
-            self._structure = True
-
-    def _reverse(self, feed: bytes, target: bytes) -> None:
-        if (feed, target) in self._reversed:
-            return
-        self._reversed.add((feed, target))
-        deposit = self._deposits.get(target)
-        if deposit is not None and deposit[0] == feed:
-            self._dep_total[feed] -= deposit[1]
-        spend = self._spend_of.get(target)
-        if spend is not None and spend[0] == feed:
-            self._spends[spend[1]].pop(target, None)
-            self._spend_total[feed] -= spend[2]
-            self._dirty.add(spend[1])
-
-    # ------------------------------------------------------------------ queries
-
-    def messages_of(self, feed: bytes) -> list[tuple[bytes, msg.Message]]:
-        """(entry id, message) of one feed's readable entries, in sequence order."""
-        items = self._items.get(feed, {})
-        return [(items[s].id, m) for s in sorted(items) if (m := items[s].message) is not None]
-
-    def is_reversed(self, feed: bytes, target: bytes) -> bool:
-        return (feed, target) in self._reversed
+        self._row_warnings_version = getattr(self, "_row_warnings_version", 0) + 1
 
     # ------------------------------------------------------------------- folding
 
     def view(self) -> dict[str, Any]:
         """The budget view (JSON-ready; treat as read-only) with its ``state_hash``."""
         if self._view is None:
-            with _gc_paused():
+            with gc_paused():
                 self._view = self._fold()
         return self._view
 
@@ -540,7 +341,7 @@ class Ledger:
                 limit = self._forks.get(feed)
                 extra.extend(
                     ("non_member", "entry", entry_id(item.id)) for item in items.values()
-                    if type(item.message) in _COUNTED and (limit is None or item.seq < limit)
+                    if type(item.message) in COUNTED and (limit is None or item.seq < limit)
                 )
         key = (self._row_warnings_version, len(self._problems), frozenset(self._misc),
                frozenset(extra))
@@ -551,19 +352,6 @@ class Ledger:
         self._warnings_cache = (key, listed, canonical(listed, checked=True))
         return listed, self._warnings_cache[2]
 
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector. The fold makes many small acyclic records;
-    with 100,000 entries held, each full collection walks them all, and collecting
-    while they pile up costs as much as the fold itself."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def fold(

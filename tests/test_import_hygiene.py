@@ -8,7 +8,7 @@ import sys
 
 CORE = [
     "ssbmoney.entry", "ssbmoney.validate", "ssbmoney.content", "ssbmoney.group",
-    "ssbmoney.decide", "ssbmoney.ledger", "ssbmoney.statehash", "ssbmoney.money",
+    "ssbmoney.decide", "ssbmoney.facts", "ssbmoney.ledger", "ssbmoney.statehash", "ssbmoney.money",
     "ssbmoney.keys", "ssbmoney.errors", "ssbmoney.store", "ssbmoney.framing",
     "ssbmoney.home", "ssbmoney.actions", "ssbmoney.audit", "ssbmoney.commands",
     "ssbmoney.cli",
