@@ -22,6 +22,11 @@ _pack = HEADER.pack
 _unpack_from = HEADER.unpack_from
 
 
+def header(payload: bytes) -> bytes:
+    """The frame header for ``payload`` (write it, then the payload)."""
+    return _pack(len(payload), _crc32(payload))
+
+
 def frame(payload: bytes) -> bytes:
     return _pack(len(payload), _crc32(payload)) + payload
 

@@ -301,22 +301,24 @@ class Store:
             if state.forked:
                 raise BadInput("this feed is forked; it cannot be written to")
             stamp = claimed_ms() if callable(claimed_ms) else claimed_ms
-            create, frame = entry_mod.create, framing.frame
+            create, header = entry_mod.create, framing.header
+            scratch = entry_mod.SignScratch()
             group = self.group
             seq, head = state.seq, state.head
             made: list[Entry] = []
-            frames: list[bytes] = []
+            frames: list[bytes] = []  # header, payload, header, payload, ...
             rows: list[tuple[bytes, bytes, int, int, int]] = []
             pos = self._end
             for content in contents:
                 seq += 1
-                made_entry = create(secret, author, group, seq, head, stamp, content)
+                made_entry = create(secret, author, group, seq, head, stamp, content, scratch)
                 head = made_entry.id
+                raw = made_entry.raw
                 made.append(made_entry)
-                framed = frame(made_entry.raw)
-                frames.append(framed)
-                rows.append((head, author, seq, pos, len(made_entry.raw)))
-                pos += len(framed)
+                frames.append(header(raw))
+                frames.append(raw)
+                rows.append((head, author, seq, pos, len(raw)))
+                pos += framing.HEADER_SIZE + len(raw)
             if not made:
                 return made
             self._write_frames(frames)
