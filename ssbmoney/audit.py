@@ -68,18 +68,34 @@ class _GroupData:
 def _frames(
     path: Path, data_errors: list[dict[str, Any]], feed: bytes | None, torn_ok: bool = False
 ) -> list[bytes]:
-    """Payloads of a framed file. A home's log may end in a torn, never acknowledged
-    frame left by a crash (``torn_ok``): the next writer cuts it, and it is no error."""
+    """Payloads of a framed file, reading on past damage to every whole frame after it.
+
+    A home's log may end in a torn, never acknowledged frame left by a crash
+    (``torn_ok``): the next writer cuts it, and it is no error. Damage anywhere else
+    is reported, with how many bytes were skipped and where reading resumed.
+    """
     data = path.read_bytes()
-    payloads = [p for _o, p in framing.scan(data)]
-    end = framing.good_end(data)
-    if end != len(data) and not torn_ok:
+    payloads: list[bytes] = []
+    pos = 0
+    while True:
+        for offset, payload in framing.scan(data, pos):
+            payloads.append(payload)
+            pos = offset + framing.HEADER_SIZE + len(payload)
+        if pos >= len(data):
+            return payloads
+        resume = framing.whole_frame_after(data, pos)
+        if resume is None and torn_ok:
+            return payloads
+        skipped = (resume if resume is not None else len(data)) - pos
         data_errors.append({
             "feed": feed_id(feed) if feed else None, "seq": None, "entry": None,
             "kind": "damaged_file",
-            "message": f"{path}: {len(data) - end} bytes after offset {end} are not whole frames",
+            "message": f"{path}: {skipped} bytes at offset {pos} are not whole frames"
+            + (f"; read on from offset {resume}" if resume is not None else ""),
         })
-    return payloads
+        if resume is None:
+            return payloads
+        pos = resume
 
 
 def _read_proofs(path: Path) -> list[tuple[bytes | None, bytes]]:

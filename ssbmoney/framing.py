@@ -54,6 +54,22 @@ def scan(data: bytes | memoryview, start: int = 0) -> Iterator[tuple[int, bytes]
         pos = body_end
 
 
+def whole_frame_after(data: bytes | memoryview, start: int) -> int | None:
+    """The offset of the first good frame that starts after ``start``, if any.
+
+    Tells a torn tail (nothing whole follows: a crash cut the last write) from damage
+    in the middle of a file (whole frames follow), which must never be cut away.
+    """
+    view = memoryview(data)
+    end = len(view)
+    for pos in range(start + 1, end - HEADER_SIZE + 1):
+        length, crc = _unpack_from(view, pos)
+        if 0 < length <= MAX_FRAME and pos + HEADER_SIZE + length <= end:
+            if _crc32(view[pos + HEADER_SIZE : pos + HEADER_SIZE + length]) == crc:
+                return pos
+    return None
+
+
 def good_end(data: bytes | memoryview, start: int = 0) -> int:
     """Offset just after the last good frame reachable from ``start``."""
     pos = start

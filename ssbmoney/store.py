@@ -225,24 +225,39 @@ class Store:
         """Read what is in the log beyond ``self._end``; cut a torn tail. Needs the lock."""
         size = os.fstat(self._log_fd).st_size
         if size != self._end:
-            data = os.pread(self._log_fd, size - self._end, self._end)
-            pos = self._end
+            start = self._end
+            data = os.pread(self._log_fd, size - start, start)
+            pos = start
             for offset, payload in framing.scan(data):
                 try:
                     entry = entry_mod.decode(payload)
                 except ValidationError as err:
                     raise StoreError(
-                        f"{self._log_path}: entry at offset {self._end + offset} is damaged"
+                        f"{self._log_path}: entry at offset {start + offset} is damaged"
                         f" ({err.message}); run `ssbmoney audit` on this home"
                     ) from None
-                self._note(entry, self._end + offset, len(payload))
-                pos = self._end + offset + framing.HEADER_SIZE + len(payload)
+                self._note(entry, start + offset, len(payload))
+                pos = start + offset + framing.HEADER_SIZE + len(payload)
             if pos < size:
+                self._end = pos
+                self._check_torn(data[pos - start :], pos)
                 # A frame that was never completed (so never acknowledged): cut it.
                 os.ftruncate(self._log_fd, pos)
                 os.fsync(self._log_fd)
             self._end = pos
         self._load_forks()
+
+    def _check_torn(self, rest: bytes, offset: int) -> None:
+        """Refuse to go on when what stops a scan at ``offset`` is not a torn tail:
+        whole frames after it mean damage inside the log, and cutting there would
+        throw away entries that were acknowledged."""
+        found = framing.whole_frame_after(rest, 0)
+        if found is not None:
+            raise StoreError(
+                f"{self._log_path} is damaged at offset {offset}, with whole entries after"
+                " it; nothing was changed. Run `ssbmoney audit` on this home, and restore"
+                " the log from a backup or an export"
+            )
 
     def _note(self, entry: Entry, offset: int, length: int) -> None:
         old = self._states.get(entry.author)
@@ -457,8 +472,13 @@ class Store:
             end = self._end
         data = os.pread(self._log_fd, end, 0)
         decode = entry_mod.decode
-        for _offset, payload in framing.scan(data):
+        pos = 0
+        for offset, payload in framing.scan(data):
             yield decode(payload)
+            pos = offset + framing.HEADER_SIZE + len(payload)
+        if pos < end:
+            self._check_torn(data[pos:], pos)
+            raise StoreError(f"{self._log_path} is damaged at offset {pos}")
 
     def forks(self) -> list[ForkProof]:
         if not self._forks_path.exists():
