@@ -50,7 +50,7 @@ class _GroupData:
         self.group = group
         self.feeds: dict[bytes, list[Entry]] = {}
         self.errors: list[dict[str, Any]] = []
-        self.proofs: list[tuple[bytes | None, bytes]] = []
+        self.proofs: list[tuple[Entry, Entry]] = []
 
     def take(self, payloads: Iterable[bytes], feed: bytes | None, where: str) -> None:
         for index, payload in enumerate(payloads):
@@ -98,13 +98,20 @@ def _frames(
         pos = resume
 
 
-def _read_proofs(path: Path) -> list[tuple[bytes | None, bytes]]:
+def _read_proofs(path: Path, data_errors: list[dict[str, Any]]) -> list[tuple[Entry, Entry]]:
+    """The fork proofs in a file, decoded; anything else in it is reported, not raised."""
     if not path.exists():
         return []
     out = []
-    for _o, payload in framing.scan(path.read_bytes()):
-        first, second = msgpack.unpackb(payload)
-        out.append((first, second))
+    for index, payload in enumerate(_frames(path, data_errors, None)):
+        try:
+            first_raw, second_raw = msgpack.unpackb(payload)
+            out.append((entry_mod.decode(first_raw), entry_mod.decode(second_raw)))
+        except (ValueError, TypeError, ValidationError, msgpack.UnpackException) as err:
+            data_errors.append({
+                "feed": None, "seq": None, "entry": None, "kind": "bad_fork_proof",
+                "message": f"{path}, proof {index + 1}: not two entries ({err})",
+            })
     return out
 
 
@@ -129,14 +136,14 @@ def collect(path: Path) -> list[_GroupData]:
         log = child / LOG_NAME
         if log.exists():
             data.take(_frames(log, data.errors, None, torn_ok=True), None, str(log))
-            data.proofs = _read_proofs(child / FORKS_NAME)
+            data.proofs = _read_proofs(child / FORKS_NAME, data.errors)
         for feed_file in sorted(child.glob("*" + FEED_SUFFIX)):
             try:
                 feed = bytes.fromhex(feed_file.stem)
             except ValueError:
                 feed = None
             data.take(_frames(feed_file, data.errors, feed), feed, str(feed_file))
-        data.proofs += _read_proofs(child / FORKS_FILE)
+        data.proofs += _read_proofs(child / FORKS_FILE, data.errors)
         groups.append(data)
     if not groups:
         raise BadInput(f"no feeds found under {path}")
@@ -174,13 +181,13 @@ def audit(path: Path, keys_by_group: dict[bytes, tuple[GroupKeys, str]]) -> dict
                 {"feed": feed_id(feed), "seq": e.seq, "entry": entry_id(e.id)}
                 for e in result.vouched
             )
-        for first_raw, second_raw in data.proofs:
-            proof = _check_proof(first_raw, second_raw)
-            if proof is None:
-                errors.append({"feed": None, "seq": None, "entry": None, "kind": "bad_fork_proof",
-                               "message": "a stored fork proof does not prove a fork"})
+        for first, second in data.proofs:
+            if not proves_fork(first, second, data.group):
+                errors.append({"feed": feed_id(second.author), "seq": second.seq,
+                               "entry": entry_id(second.id), "kind": "bad_fork_proof",
+                               "message": "a fork proof that does not prove a fork"})
                 continue
-            author, seq, first_id, second_id = proof
+            author, seq, first_id, second_id = first.author, first.seq, first.id, second.id
             fork_points[author] = min(seq, fork_points.get(author, seq))
             row = _fork_row(author, seq, first_id, second_id)
             if row not in forks:
@@ -214,16 +221,11 @@ def _fork_row(author: bytes, seq: int, first: bytes, second: bytes) -> dict[str,
     return {"feed": feed_id(author), "seq": seq, "entries": ids}
 
 
-def _check_proof(first_raw: Any, second_raw: Any) -> tuple[bytes, int, bytes, bytes] | None:
-    try:
-        first = entry_mod.decode(first_raw)
-        second = entry_mod.decode(second_raw)
-    except (ValidationError, TypeError):
-        return None
-    if (first.author != second.author or first.seq != second.seq or first.id == second.id
-            or not first.signature_ok() or not second.signature_ok()):
-        return None
-    return first.author, first.seq, first.id, second.id
+def proves_fork(first: Entry, second: Entry, group: bytes) -> bool:
+    """Two different entries of one feed of ``group`` at one sequence, both signed."""
+    return (first.author == second.author and first.seq == second.seq
+            and first.id != second.id and first.group == second.group == group
+            and first.signature_ok() and second.signature_ok())
 
 
 def export(stores: Iterable[Store], out: Path) -> dict[str, int]:

@@ -213,7 +213,7 @@ def cmd_export(home: Home, args: argparse.Namespace) -> Result:
 def cmd_import(home: Home, args: argparse.Namespace) -> Result:
     found = audit_mod.collect(args.folder)
     mine = {g.id: g for g in home.groups()}
-    received = duplicates = 0
+    received = duplicates = forks = 0
     errors: list[dict[str, Any]] = []
     skipped = []
     for data in found:
@@ -223,15 +223,20 @@ def cmd_import(home: Home, args: argparse.Namespace) -> Result:
             continue
         errors.extend(data.errors)
         with home.store(info) as store:
+            # Entries first: before a fork its feed is undisputed and still taken in.
             report = store.ingest(e for items in data.feeds.values() for e in items)
+            new_forks, bad_proofs = store.ingest_fork_proofs(data.proofs)
         received += len(report.accepted)
+        forks += new_forks + len(report.forks)
         duplicates += report.duplicates
-        errors.extend(audit_mod._error_row(err) for err in report.errors)
+        errors.extend(audit_mod._error_row(err) for err in [*report.errors, *bad_proofs])
     if not any(g in mine for g in (d.group for d in found)):
         raise BadInput(f"{args.folder} holds no group this home belongs to")
-    result: dict[str, Any] = {"received": received, "duplicates": duplicates,
+    result: dict[str, Any] = {"received": received, "duplicates": duplicates, "forks": forks,
                               "errors": errors, "skipped_groups": skipped}
     text = f"received {received} entries ({duplicates} already here)"
+    if forks:
+        text += f"; {forks} new fork proofs: those feeds count only up to their fork"
     if errors:
         refused = "; ".join(e["message"] for e in errors[:3])
         text += f"; refused {len(errors)}: {refused}"

@@ -142,6 +142,12 @@ class Fork(ValidationError):
     fatal = True
 
 
+class BadForkProof(ValidationError):
+    """A claimed fork proof that does not prove a fork."""
+
+    kind = "bad_fork_proof"
+
+
 class ForkedFeed(ValidationError):
     """The feed already holds a fork proof: nothing more is accepted from it."""
 

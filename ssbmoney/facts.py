@@ -46,7 +46,6 @@ class Facts:
         self._opener = Opener(keys.content_key)
         self._items: dict[bytes, dict[int, Item]] = {}
         self._forks: dict[bytes, int] = {}
-        self._count = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -71,10 +70,12 @@ class Facts:
         self._dirty: set[bytes] = set()
         self._view: dict[str, Any] | None = None
         self._forget()
+        self._count = 0  # entries that count: those of forked feeds from the fork on do not
         for feed_items in self._items.values():
             for item in feed_items.values():
                 if item.seq < self._forks.get(item.feed, item.seq + 1):
                     self._index(item)
+                    self._count += 1
 
     def _forget(self) -> None:
         """Drop whatever a subclass derived from the indexes (called by ``_reset``)."""
@@ -116,9 +117,9 @@ class Facts:
                             problem = "malformed_content"
                 item = Item(entry.id, author, seq, entry.claimed_ms, message, problem)
                 feed_items[seq] = item
-                added += 1
                 if not forks or seq < forks.get(author, seq + 1):
                     index(item)
+                    added += 1
         if added:
             self._count += added
             self._view = None

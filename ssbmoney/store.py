@@ -44,7 +44,7 @@ import msgpack
 from ssbmoney import entry as entry_mod
 from ssbmoney import framing
 from ssbmoney.entry import Entry
-from ssbmoney.errors import BadInput, StoreError, ValidationError
+from ssbmoney.errors import BadForkProof, BadInput, ForkedFeed, StoreError, ValidationError
 from ssbmoney.validate import FeedState, ForkProof, Mode, validate_run
 
 LOG_NAME = "entries.log"
@@ -97,6 +97,7 @@ class Store:
         self._lock_depth = 0
         self._log_fd = -1
         self._states: dict[bytes, FeedState] = {}
+        self._fork_at: dict[bytes, int] = {}  # feed -> the lowest sequence with a fork
         self._end = 0  # log offset up to which self._states is current
         self._pending: list[tuple[bytes, bytes, int, int, int]] = []
         self._db: sqlite3.Connection | None = None
@@ -270,9 +271,12 @@ class Store:
 
     def _load_forks(self) -> None:
         for proof in self.forks():
-            state = self._states.get(proof.author)
-            if state is not None and not state.forked:
-                self._states[proof.author] = state._replace(forked=True)
+            self._mark_forked(proof.author, proof.seq)
+
+    def _mark_forked(self, author: bytes, seq: int) -> None:
+        self._fork_at[author] = min(seq, self._fork_at.get(author, seq))
+        state = self._states.get(author) or FeedState(author, self.group)
+        self._states[author] = state._replace(forked=True)
 
     # ------------------------------------------------------------------- writing
 
@@ -360,6 +364,15 @@ class Store:
             for author, run in by_feed.items():
                 run.sort(key=lambda e: e.seq)
                 state = self._states.get(author) or FeedState(author, self.group)
+                fork_at = self._fork_at.get(author)
+                beyond: list[Entry] = []
+                if fork_at is not None:
+                    # The record is ambiguous from the fork on: those entries are
+                    # refused (the proof stands for them). Before it the feed is
+                    # undisputed and still taken in, so every home can hold the same.
+                    beyond = [e for e in run if e.seq >= fork_at]
+                    run = [e for e in run if e.seq < fork_at]
+                    state = state._replace(forked=False)
                 result = validate_run(
                     state,
                     run,
@@ -371,6 +384,10 @@ class Store:
                 duplicates += result.duplicates
                 if result.error is not None:
                     errors.append(result.error)
+                elif beyond:
+                    errors.append(ForkedFeed(
+                        "feed is forked; no entries from the fork on are accepted",
+                        feed=author, seq=beyond[0].seq, entry=beyond[0].id))
                 if result.fork is not None:
                     forks.append(result.fork)
             if accepted:
@@ -380,6 +397,32 @@ class Store:
             if forks:
                 self._write_forks(forks)
         return IngestReport(tuple(accepted), duplicates, tuple(errors), tuple(forks))
+
+    def ingest_fork_proofs(
+        self, pairs: Iterable[tuple[Entry, Entry]]
+    ) -> tuple[int, list[ValidationError]]:
+        """Keep fork proofs learnt from elsewhere (an export, a peer): each must be two
+        different entries of one feed of this group at one sequence, both validly
+        signed. Returns how many were new, and the errors of those refused."""
+        fresh: list[ForkProof] = []
+        errors: list[ValidationError] = []
+        with self.locked():
+            self._refresh()
+            for first, second in pairs:
+                if not (first.author == second.author and first.seq == second.seq
+                        and first.id != second.id and first.group == second.group == self.group
+                        and first.signature_ok() and second.signature_ok()):
+                    errors.append(BadForkProof(
+                        "a fork proof must be two different, validly signed entries of"
+                        " one feed of this group at one sequence",
+                        feed=second.author, seq=second.seq, entry=second.id))
+                    continue
+                if self._fork_at.get(first.author, first.seq + 1) <= first.seq:
+                    continue  # a fork at or before this one is known already
+                fresh.append(ForkProof(first.author, first.seq, first, first.id, second))
+            if fresh:
+                self._write_forks(fresh)
+        return len(fresh), errors
 
     def _write_forks(self, forks: Sequence[ForkProof]) -> None:
         fd = os.open(self._forks_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
@@ -401,8 +444,7 @@ class Store:
         finally:
             os.close(fd)
         for proof in forks:
-            state = self._states[proof.author]
-            self._states[proof.author] = state._replace(forked=True)
+            self._mark_forked(proof.author, proof.seq)
 
     def _refresh(self) -> None:
         """Under the lock: take in what other processes appended since we last looked."""

@@ -656,6 +656,22 @@ def test_fork_leaves_out_the_feed_from_the_fork_on() -> None:
     assert b.id in view["members"] and c.id in view["members"]
 
 
+def test_homes_holding_different_branches_of_a_fork_agree() -> None:
+    """One home kept branch 1 beyond the fork, another branch 2: once both hold the
+    fork proof, their views and state hashes are the same."""
+    w = World(3)
+    a, b, _c = w.people
+    w.deposit(a, 100)
+    fork_seq = b.head + 1
+    branch_one = [w.deposit(b, 200), w.deposit(b, 300)]
+    other = w.fork(b, fork_seq, msg.Deposit(9_999, "the other branch"))
+    prefix = [e for e in w.entries if e not in branch_one]
+    forks = [(b.feed_key, fork_seq)]
+    one = w.view([*prefix, *branch_one], forks)
+    two = w.view([*prefix, other], forks)
+    assert one == two and one["deposited"] == 100
+
+
 def test_fork_drops_votes_after_it() -> None:
     w = World(3)
     a, b, c = w.people

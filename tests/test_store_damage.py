@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from store_fixtures import GROUP, drop_index, frame_bounds, log_bytes, make_feed, member
 
 from ssbmoney.audit import audit
 from ssbmoney.errors import StoreError
 from ssbmoney.store import LOG_NAME, Store
-from store_fixtures import GROUP, drop_index, frame_bounds, log_bytes, make_feed, member
 
 
 @pytest.mark.parametrize("index", ["kept", "dropped"])
