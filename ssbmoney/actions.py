@@ -99,7 +99,9 @@ class Session:
             proposal = find_proposal(view, proposal_id)
             if proposal["status"] != "open":
                 raise BadInput(f"proposal {proposal['title']!r} is already {proposal['status']}")
-            self._member(view)
+            if view["name"] and self.home.identity().keys.id not in view["members"]:
+                raise BadInput("you are not a member of this group: your close would not"
+                               " decide anything")
             cut = tuple(sorted((feed, s.seq) for feed, s in self.store.heads().items()))
             made = self._post(msg.Close(parse_entry_id(proposal["id"]), cut))
             after = find_proposal(self.view(), proposal["id"])

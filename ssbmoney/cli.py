@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("whoami", "show this home's identity", group=False)
 
     grp = commands.add_parser("group", help="create, join and list groups")
+    _common(grp)
     group_commands = grp.add_subparsers(dest="group_command", parser_class=_Parser, required=True)
 
     def group_command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -120,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args_list
     try:
+        for arg in args_list:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                raise BadInput(f"argument {arg!r} is not valid UTF-8 text") from None
         args = build_parser().parse_args(args_list)
         as_json = bool(getattr(args, "json", False))
         home_dir = getattr(args, "home", None) or default_home()
@@ -131,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         result, text, code = commands.run(args, Path(home_dir))
         _emit(result, as_json, text)
+        if code and isinstance(result.get("error"), dict):
+            sys.stderr.write(f"ssbmoney: {result['error']['message']}\n")
         return code
     except SsbMoneyError as err:
         return _fail(err.kind, err.message, err.exit_code, as_json)

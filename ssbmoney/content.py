@@ -93,12 +93,16 @@ _TYPES: dict[type, str] = {
 
 
 def encode(message: Message) -> bytes:
+    """The message's bytes, checked by the very parser every reader uses: what we
+    write, every member can read (``BadContent`` otherwise, naming the field)."""
     body: dict[str, Any] = {"type": _TYPES[type(message)]}
     for key, value in message._asdict().items():
         body[key] = [list(pair) for pair in value] if key == "cut" else value
         if key == "members":
             body[key] = list(value)
-    return msgpack.packb(body)  # type: ignore[no-any-return]
+    data: bytes = msgpack.packb(body)
+    parse(data)
+    return data
 
 
 def join_payload(group: bytes, feed: bytes) -> bytes:

@@ -49,6 +49,25 @@ class GroupInfo(NamedTuple):
         return self.keys.group_id
 
 
+MAX_NAME = 200
+"""Longest name of a member or a group, in characters."""
+
+
+def check_text(text: str, what: str, limit: int) -> str:
+    """Text from the command line, stripped; refused when empty, too long or not
+    valid Unicode (bytes that were not UTF-8 arrive as lone surrogates)."""
+    text = text.strip()
+    if not text:
+        raise BadInput(f"{what} must not be empty")
+    if len(text) > limit:
+        raise BadInput(f"{what} must be at most {limit} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{what} is not valid UTF-8 text") from None
+    return text
+
+
 def _write_private(path: Path, data: dict[str, Any], exclusive: bool = False) -> None:
     """Write JSON owner-only and durably; with ``exclusive``, never replace a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,9 +104,7 @@ class Home:
     # ----------------------------------------------------------------- identity
 
     def init(self, name: str, seed: bytes | None = None) -> Identity:
-        name = name.strip()
-        if not name:
-            raise BadInput("a name must not be empty")
+        name = check_text(name, "a name", MAX_NAME)
         if self.paths.identity.exists():
             raise IdentityExists(f"this home already has an identity ({self.paths.identity})")
         keys = keypair(seed if seed is not None else os.urandom(32))
@@ -186,9 +203,7 @@ class Home:
     ) -> GroupInfo:
         """Found a group: its secret, the founder's feed, and the founding entry."""
         currency = check_currency(currency)
-        name = name.strip()
-        if not name:
-            raise BadInput("a group name must not be empty")
+        name = check_text(name, "a group name", MAX_NAME)
         if not 1 <= threshold <= 100:
             raise BadInput(f"--threshold must be an integer from 1 to 100, not {threshold}")
         ident = self.identity()
@@ -200,8 +215,13 @@ class Home:
         secret = secret if secret is not None else os.urandom(32)
         founder = self.feed_keypair(secret)
         info = GroupInfo(group_keys(secret, founder.public), name, currency, ())
+        found = msg.Found(name, currency, others, threshold, quorum, block_vetoes)
+        try:
+            msg.encode(found)  # refuse before anything is written
+        except msg.BadContent as err:
+            raise BadInput(f"cannot found this group: {err}") from None
         self.save_group(info)
-        self.post(info, [msg.Found(name, currency, others, threshold, quorum, block_vetoes)])
+        self.post(info, [found])
         return info
 
     def join_group(self, invite: Invite) -> GroupInfo:
@@ -247,9 +267,11 @@ class Home:
                     msg.sign_join(ident.keys.secret, info.id, feed.public),
                 )
                 batch.insert(0, join)
-            sealed = [
-                seal(info.keys.content_key, feed.public, msg.encode(m)) for m in batch
-            ]
+            try:
+                encoded = [msg.encode(m) for m in batch]
+            except msg.BadContent as err:
+                raise BadInput(f"cannot write this: {err}") from None
+            sealed = [seal(info.keys.content_key, feed.public, data) for data in encoded]
             made = store.append(feed.secret, feed.public, sealed, self.clock)
         return made[len(made) - len(messages):]
 
