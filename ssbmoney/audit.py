@@ -139,9 +139,11 @@ def collect(path: Path) -> list[_GroupData]:
             data.proofs = _read_proofs(child / FORKS_NAME, data.errors)
         for feed_file in sorted(child.glob("*" + FEED_SUFFIX)):
             try:
-                feed = bytes.fromhex(feed_file.stem)
+                feed: bytes | None = bytes.fromhex(feed_file.stem)
             except ValueError:
                 feed = None
+            if feed is not None and len(feed) != 32:
+                feed = None  # not named by a feed key: report what is in it by its entries
             data.take(_frames(feed_file, data.errors, feed), feed, str(feed_file))
         data.proofs += _read_proofs(child / FORKS_FILE, data.errors)
         groups.append(data)
