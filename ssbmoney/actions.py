@@ -15,6 +15,7 @@ from ssbmoney import money
 from ssbmoney.entry import Entry, entry_id, parse_entry_id, parse_feed_id
 from ssbmoney.errors import BadInput
 from ssbmoney.home import GroupInfo, Home
+from ssbmoney.ledger import Ledger
 from ssbmoney.store import Store
 
 
@@ -26,13 +27,32 @@ class Session:
         self.info = info
         self.store = store
         self.notes: list[str] = []  # things the member should know about what was done
+        self._ledger: Ledger | None = None
+        self._seen: dict[bytes, int] = {}
 
     @property
     def currency(self) -> str:
         return self.info.currency
 
+    def ledger(self) -> Ledger:
+        """The group's ledger, folded once and then brought up to date with what was
+        appended since (by this session or any other process): each action checks
+        against the latest entries without folding everything again."""
+        if self._ledger is None:
+            self._ledger = self.home.ledger(self.info, self.store)
+            self._seen = {feed: state.seq for feed, state in self.store.heads().items()}
+            return self._ledger
+        for feed, state in self.store.heads().items():
+            have = self._seen.get(feed, 0)
+            if state.seq > have:
+                self._ledger.add_all(self.store.feed_entries(feed, have + 1))
+                self._seen[feed] = state.seq
+        for proof in self.store.forks():
+            self._ledger.add_fork(proof.author, proof.seq)
+        return self._ledger
+
     def view(self) -> dict[str, Any]:
-        return self.home.ledger(self.info, self.store).view()
+        return self.ledger().view()
 
     def amount(self, text: str) -> int:
         return money.parse_amount(text, self.info.currency)
@@ -147,7 +167,7 @@ class Session:
         prefix = prefix if prefix.startswith("%") else "%" + prefix
         me = self.home.feed_keys(self.info).public
         with self.store.locked():
-            ledger = self.home.ledger(self.info, self.store)
+            ledger = self.ledger()
             own = [
                 eid for eid, message in ledger.messages_of(me)
                 if isinstance(message, msg.Deposit | msg.Spend)

@@ -134,11 +134,20 @@ def cmd_vote(home: Home, args: argparse.Namespace) -> Result:
 def cmd_close(home: Home, args: argparse.Namespace) -> Result:
     with _session(home, args) as s:
         made, after = s.close(args.proposal)
-    outcome = after["status"] if after["status"] in ("approved", "rejected") else "rejected"
+        view = s.view()
+    outcome = after["status"]
     tally = {k: after[k] for k in msg.CHOICES}
+    voters = sum(tally.values())
+    why = f"{voters} of {len(view['members'])} members voted, quorum {view_quorum(view)}"
     return ({"entry": entry_id(made.id), "proposal": after["id"], "outcome": outcome, **tally},
-            f"closed {after['title']}: {outcome} (yes {tally['yes']}, no {tally['no']}, "
+            f"closed {after['title']}: {outcome} ({why}; yes {tally['yes']}, no {tally['no']}, "
             f"abstain {tally['abstain']}, block {tally['block']})", 0)
+
+
+def view_quorum(view: dict[str, Any]) -> int:
+    """The quorum as the rules set it now (default: more than half of the members)."""
+    quorum = view["rules"]["quorum"]
+    return int(quorum) if quorum else len(view["members"]) // 2 + 1
 
 
 def cmd_spend(home: Home, args: argparse.Namespace) -> Result:

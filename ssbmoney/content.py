@@ -7,6 +7,7 @@ such entries rather than guessing. Amounts are integers in minor units, always.
 
 from __future__ import annotations
 
+import re
 from typing import Any, NamedTuple
 
 import msgpack
@@ -124,12 +125,23 @@ def join_ok(join: Join, group: bytes, feed: bytes) -> bool:
 # ------------------------------------------------------------------------ parsing
 
 
+# Control characters (and bidirectional overrides) would let one member's text
+# rewrite what another member's terminal shows; notes and comments may hold line
+# breaks and tabs, one-line fields nothing of the kind.
+_CONTROL_IN_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_MULTILINE = frozenset({"note", "comment"})
+
+
 def _text(body: dict[str, Any], key: str, required: bool = False) -> str:
     value = body.get(key, "")
     if type(value) is not str or len(value) > MAX_TEXT:
         raise BadContent(f"{key} must be text of at most {MAX_TEXT} characters")
     if required and not value.strip():
         raise BadContent(f"{key} must not be empty")
+    control = _CONTROL_IN_TEXT if key in _MULTILINE else _CONTROL_IN_LINE
+    if control.search(value):
+        raise BadContent(f"{key} must not hold control characters")
     return value
 
 
@@ -163,6 +175,8 @@ def _vote(body: dict[str, Any]) -> Message:
         raise BadContent("proposal must be 32 bytes")
     if type(comment) is not str or len(comment) > MAX_TEXT:
         raise BadContent(f"comment must be text of at most {MAX_TEXT} characters")
+    if comment and _CONTROL_IN_TEXT.search(comment):
+        raise BadContent("comment must not hold control characters")
     return Vote(proposal, choice, comment)
 
 
