@@ -210,4 +210,6 @@ def closes_ms(text: str | None) -> int | None:
         raise BadInput(f"a closing time must be an ISO 8601 date or time, not {text!r}") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
+    if when.timestamp() < 0:
+        raise BadInput(f"a closing time must be after 1970, not {text!r}")
     return int(when.timestamp()) * 1000

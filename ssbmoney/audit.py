@@ -258,7 +258,9 @@ def export(stores: Iterable[Store], out: Path) -> dict[str, int]:
 def _write_file(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, data)
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
         os.fsync(fd)
     finally:
         os.close(fd)

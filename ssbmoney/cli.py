@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -144,6 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(err.kind, err.message, err.exit_code, as_json)
     except KeyboardInterrupt:
         return _fail("interrupted", "interrupted", 130, as_json)
+    except BrokenPipeError:
+        # Whoever read our output stopped reading: nothing more to say, to anyone.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     except OSError as err:
         return _fail("os_error", f"{err.strerror or err}: {err.filename or ''}".strip(": "),
                      1, as_json)

@@ -18,7 +18,7 @@ from ssbmoney import content as msg
 from ssbmoney import money
 from ssbmoney.actions import Session
 from ssbmoney.entry import entry_id, parse_feed_id
-from ssbmoney.errors import BadInput
+from ssbmoney.errors import BadInput, SsbMoneyError
 from ssbmoney.group import Invite, decode_invite, encode_invite, encode_pub_code
 from ssbmoney.home import GroupInfo, Home
 from ssbmoney.render import status_text
@@ -190,8 +190,9 @@ def cmd_audit(home: Home, args: argparse.Namespace) -> Result:
         try:
             for info in home.groups():
                 keys[info.id] = (info.keys, info.currency)
-        except Exception:
-            keys = {}
+        except SsbMoneyError as unread:  # still audit integrity; say why it cannot fold
+            sys.stderr.write(f"ssbmoney: note: group keys not read ({unread.message}); "
+                             "auditing integrity only\n")
     report = audit_mod.audit(args.path, keys)
     lines = [f"{'valid' if report['valid'] else 'INVALID'}: {report['feeds']} feeds, "
              f"{report['entries']} entries"]

@@ -105,6 +105,8 @@ class Home:
 
     def init(self, name: str, seed: bytes | None = None) -> Identity:
         name = check_text(name, "a name", MAX_NAME)
+        if self.paths.root.exists() and not self.paths.root.is_dir():
+            raise BadInput(f"the home {self.paths.root} is a file, not a folder")
         if self.paths.identity.exists():
             raise IdentityExists(f"this home already has an identity ({self.paths.identity})")
         keys = keypair(seed if seed is not None else os.urandom(32))
@@ -128,7 +130,8 @@ class Home:
                 f"no identity in {self.paths.root}; run `ssbmoney init --name NAME` first"
             ) from None
         except (ValueError, KeyError, TypeError) as err:
-            raise StoreError(f"identity file {self.paths.identity} is damaged: {err}") from None
+            what = f"no {err}" if isinstance(err, KeyError) else str(err)
+            raise StoreError(f"identity file {self.paths.identity} is damaged: {what}") from None
 
     def feed_keys(self, group: GroupInfo) -> KeyPair:
         """This member's own key for one group's feed."""
