@@ -102,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("audit", "replay and verify every feed under a home or an export", group=False)
     sub.add_argument("path", type=Path)
     sub.add_argument("--invite", default=None)
-    sub = command("export", "write this home's raw signed feeds to a folder", group=False)
-    sub.add_argument("--out", type=Path, required=True)
+    sub = command("export", "write this home's raw signed feeds to a folder (every group,"
+                  " or the one --group names)")
+    sub.add_argument("--out", type=Path, required=True, help="the folder to write (made if new)")
     sub = command("import", "take in an exported feeds folder, validating every entry")
     sub.add_argument("folder", type=Path)
     command("reindex", "rebuild the index of every group from the logs", group=False)

@@ -208,7 +208,8 @@ def cmd_audit(home: Home, args: argparse.Namespace) -> Result:
 def cmd_export(home: Home, args: argparse.Namespace) -> Result:
     if args.out.exists() and not args.out.is_dir():
         raise BadInput(f"--out {args.out} is a file; give a folder (new or existing)")
-    groups = home.groups()
+    selector = getattr(args, "group", None)
+    groups = [home.group(selector)] if selector else home.groups()
     if not groups:
         raise BadInput("this home belongs to no group: nothing to export")
     stores = [Store(home.paths.group_dir(g.id), g.id) for g in groups]

@@ -39,6 +39,10 @@ class SummaryBar(Static):
             who = Text("you are not a member yet: your entries will not count", style="yellow")
         else:
             who = Text(f"you: {words.name_of(view, me)}", style="dim")
+        if view["warnings"]:  # on a small terminal the warnings panel is below the fold
+            count = len(view["warnings"])
+            who = Text.assemble((f"! {count} warning{'s' if count > 1 else ''}  ", "bold red"),
+                                who)
         head = Table.grid(expand=True)
         head.add_column()
         head.add_column(justify="right")
