@@ -139,9 +139,10 @@ def _text(body: dict[str, Any], key: str, required: bool = False) -> str:
         raise BadContent(f"{key} must be text of at most {MAX_TEXT} characters")
     if required and not value.strip():
         raise BadContent(f"{key} must not be empty")
-    control = _CONTROL_IN_TEXT if key in _MULTILINE else _CONTROL_IN_LINE
-    if control.search(value):
-        raise BadContent(f"{key} must not hold control characters")
+    if not (value.isascii() and value.isprintable()):  # the common case, checked in C
+        control = _CONTROL_IN_TEXT if key in _MULTILINE else _CONTROL_IN_LINE
+        if control.search(value):
+            raise BadContent(f"{key} must not hold control characters")
     return value
 
 
@@ -175,7 +176,7 @@ def _vote(body: dict[str, Any]) -> Message:
         raise BadContent("proposal must be 32 bytes")
     if type(comment) is not str or len(comment) > MAX_TEXT:
         raise BadContent(f"comment must be text of at most {MAX_TEXT} characters")
-    if comment and _CONTROL_IN_TEXT.search(comment):
+    if not (comment.isascii() and comment.isprintable()) and _CONTROL_IN_TEXT.search(comment):
         raise BadContent("comment must not hold control characters")
     return Vote(proposal, choice, comment)
 
