@@ -1,0 +1,53 @@
+"""Messages: what one member writes is exactly what every other member can read, and
+no member's text can rewrite what another's terminal shows."""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from ssbmoney import content as msg
+
+KEY = b"k" * 32
+
+
+@pytest.mark.parametrize("title", ["line\nbreak", "esc\x1b[31mred", "bell\x07", "c1\x9b",
+                                   "bidi\u202eevil", "tab\there"])
+def test_control_characters_are_refused_in_one_line_fields(title: str) -> None:
+    with pytest.raises(msg.BadContent, match="control characters"):
+        msg.encode(msg.Proposal(title, 5, "", "", None, None))
+    forged = msgpack.packb({"type": "proposal", "title": title, "amount": 5})
+    with pytest.raises(msg.BadContent):
+        msg.parse(forged)
+
+
+def test_notes_and_comments_may_hold_line_breaks_and_tabs_only() -> None:
+    assert msg.parse(msg.encode(msg.Deposit(5, "two\nlines\tand a tab"))) == msg.Deposit(
+        5, "two\nlines\tand a tab")
+    assert msg.parse(msg.encode(msg.Vote(KEY, "yes", "ok\nfine"))).comment == "ok\nfine"
+    for bad in ("\x1b[2J", "\x00", "\u2066"):
+        with pytest.raises(msg.BadContent):
+            msg.encode(msg.Vote(KEY, "yes", bad))
+        with pytest.raises(msg.BadContent):
+            msg.encode(msg.Deposit(5, bad))
+
+
+def test_non_ascii_text_is_fine() -> None:
+    title = "Café für Zoë, 東京 trip — ½ price\u00a0now"
+    assert msg.parse(msg.encode(msg.Proposal(title, 5, "", "", None, None))).title == title
+
+
+def test_every_message_round_trips() -> None:
+    messages: list[msg.Message] = [
+        msg.Join(KEY, "Ana", b"s" * 64),
+        msg.Found("Pot", "EUR", (KEY,), 60, 2, False),
+        msg.Deposit(1, ""),
+        msg.Proposal("t", 2, "p", "c", 0, KEY),
+        msg.Vote(KEY, "block", ""),
+        msg.Close(KEY, ((KEY, 3),)),
+        msg.Spend(KEY, 3, "p", "n"),
+        msg.Withdraw(KEY),
+        msg.Reverse(KEY, "oops"),
+    ]
+    for message in messages:
+        assert msg.parse(msg.encode(message)) == message
