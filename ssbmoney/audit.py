@@ -32,7 +32,7 @@ FEED_SUFFIX = ".feed"
 FORKS_FILE = "forks.proof"
 
 
-def _error_row(err: ValidationError, feed: bytes | None = None) -> dict[str, Any]:
+def error_row(err: ValidationError, feed: bytes | None = None) -> dict[str, Any]:
     where = err.feed if err.feed is not None else feed
     return {
         "feed": feed_id(where) if where is not None else None,
@@ -58,7 +58,7 @@ class _GroupData:
                 item = entry_mod.decode(payload)
             except ValidationError as err:
                 err.located(feed, None, None)
-                row = _error_row(err)
+                row = error_row(err)
                 row["message"] = f"{where}, frame {index + 1}: {err.message}"
                 self.errors.append(row)
                 continue
@@ -170,7 +170,7 @@ def audit(path: Path, keys_by_group: dict[bytes, tuple[GroupKeys, str]]) -> dict
             result = validate_run(FeedState(feed, data.group), items, Mode.FULL)
             valid_entries.extend(result.accepted)
             if result.error is not None:
-                row = _error_row(result.error, feed)
+                row = error_row(result.error, feed)
                 if result.rejected > 1:
                     row["message"] += f" ({result.rejected - 1} later entries not accepted)"
                 if result.fork is not None:

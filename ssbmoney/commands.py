@@ -240,7 +240,7 @@ def cmd_import(home: Home, args: argparse.Namespace) -> Result:
         received += len(report.accepted)
         forks += new_forks + len(report.forks)
         duplicates += report.duplicates
-        errors.extend(audit_mod._error_row(err) for err in [*report.errors, *bad_proofs])
+        errors.extend(audit_mod.error_row(err) for err in [*report.errors, *bad_proofs])
     if not any(g in mine for g in (d.group for d in found)):
         raise BadInput(f"{args.folder} holds no group this home belongs to")
     result: dict[str, Any] = {"received": received, "duplicates": duplicates, "forks": forks,
