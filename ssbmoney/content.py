@@ -178,7 +178,7 @@ def _vote(body: dict[str, Any]) -> Message:
         raise BadContent(f"comment must be text of at most {MAX_TEXT} characters")
     if not (comment.isascii() and comment.isprintable()) and _CONTROL_IN_TEXT.search(comment):
         raise BadContent("comment must not hold control characters")
-    return Vote(proposal, choice, comment)
+    return _new(Vote, (proposal, choice, comment))  # the hottest record: see entry._new
 
 
 def _deposit(body: dict[str, Any]) -> Message:
@@ -247,6 +247,7 @@ _PARSERS = {
     "found": _found,
 }
 _unpackb = msgpack.unpackb
+_new = tuple.__new__
 
 
 def parse(data: bytes) -> Message:

@@ -36,6 +36,9 @@ COUNTED = (msg.Deposit, msg.Proposal, msg.Vote, msg.Close, msg.Spend, msg.Withdr
 
 
 _VOTE = msg.Vote
+new_tuple = tuple.__new__
+"""Builds a NamedTuple without its Python-level ``__new__``: this loop's records are
+made 100,000 times a second, and that call costs as much as the rest of the record."""
 
 
 class Facts:
@@ -115,7 +118,7 @@ class Facts:
                             message = parse(plain)
                         except bad_content:
                             problem = "malformed_content"
-                item = Item(entry.id, author, seq, entry.claimed_ms, message, problem)
+                item = new_tuple(Item, (entry.id, author, seq, entry.claimed_ms, message, problem))
                 feed_items[seq] = item
                 if not forks or seq < forks.get(author, seq + 1):
                     index(item)
