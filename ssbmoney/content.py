@@ -1,8 +1,11 @@
 """What members say in their feeds: the typed messages inside sealed content.
 
-Each message is a msgpack map with a ``type`` and its fields. ``parse`` turns bytes
-into one frozen record or raises ``BadContent`` naming what is wrong; the fold flags
-such entries rather than guessing. Amounts are integers in minor units, always.
+Each message is a msgpack array: its type, then its fields in the order of the record
+below (a reader ignores elements after those it knows, so a later version can add
+fields). Arrays, not maps: the fold parses 100,000 of them a second, and a map's
+keys cost twice the rest. ``parse`` turns bytes into one frozen record or raises
+``BadContent`` naming what is wrong; the fold flags such entries rather than
+guessing. Amounts are integers in minor units, always.
 """
 
 from __future__ import annotations
@@ -96,11 +99,13 @@ _TYPES: dict[type, str] = {
 def encode(message: Message) -> bytes:
     """The message's bytes, checked by the very parser every reader uses: what we
     write, every member can read (``BadContent`` otherwise, naming the field)."""
-    body: dict[str, Any] = {"type": _TYPES[type(message)]}
+    body: list[Any] = [_TYPES[type(message)]]
     for key, value in message._asdict().items():
-        body[key] = [list(pair) for pair in value] if key == "cut" else value
-        if key == "members":
-            body[key] = list(value)
+        if key == "cut":
+            value = [list(pair) for pair in value]
+        elif key == "members":
+            value = list(value)
+        body.append(value)
     data: bytes = msgpack.packb(body)
     parse(data)
     return data
@@ -167,9 +172,11 @@ def _optional_uint(body: dict[str, Any], key: str) -> int | None:
     return value
 
 
-def _vote(body: dict[str, Any]) -> Message:
-    # The most common message: its checks are written out rather than called.
-    choice, proposal, comment = body.get("choice"), body.get("proposal"), body.get("comment", "")
+def _vote(body: list[Any]) -> Message:
+    # The most common message: read from the array, its checks written out.
+    if len(body) < 4:
+        raise BadContent("a vote is [type, proposal, choice, comment]")
+    proposal, choice, comment = body[1], body[2], body[3]
     if choice not in CHOICES:
         raise BadContent(f"vote must be one of {', '.join(CHOICES)}")
     if type(proposal) is not bytes or len(proposal) != 32:
@@ -242,9 +249,12 @@ def _found(body: dict[str, Any]) -> Message:
 
 
 _PARSERS = {
-    "vote": _vote, "deposit": _deposit, "spend": _spend, "proposal": _proposal,
+    "deposit": _deposit, "spend": _spend, "proposal": _proposal,
     "close": _close, "withdraw": _withdraw, "reverse": _reverse, "join": _join,
     "found": _found,
+}
+_FIELDS: dict[str, tuple[str, ...]] = {
+    name: kind._fields for kind, name in _TYPES.items()  # type: ignore[attr-defined]
 }
 _unpackb = msgpack.unpackb
 _new = tuple.__new__
@@ -256,9 +266,15 @@ def parse(data: bytes) -> Message:
         body = _unpackb(data)
     except Exception as err:
         raise BadContent(f"content is not msgpack: {err}") from None
-    if type(body) is not dict:
-        raise BadContent("content must be a map")
-    parser = _PARSERS.get(body.get("type"))  # type: ignore[arg-type]
+    if type(body) is not list or not body:
+        raise BadContent("content must be an array [type, fields...]")
+    kind = body[0]
+    if kind == "vote":
+        return _vote(body)
+    parser = _PARSERS.get(kind)
     if parser is None:
-        raise BadContent(f"unknown message type {body.get('type')!r}")
-    return parser(body)
+        raise BadContent(f"unknown message type {kind!r}")
+    fields = _FIELDS[kind]
+    if len(body) < 1 + len(fields):
+        raise BadContent(f"a {kind} is [type, {', '.join(fields)}]")
+    return parser(dict(zip(fields, body[1:], strict=False)))

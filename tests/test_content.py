@@ -16,7 +16,7 @@ KEY = b"k" * 32
 def test_control_characters_are_refused_in_one_line_fields(title: str) -> None:
     with pytest.raises(msg.BadContent, match="control characters"):
         msg.encode(msg.Proposal(title, 5, "", "", None, None))
-    forged = msgpack.packb({"type": "proposal", "title": title, "amount": 5})
+    forged = msgpack.packb(["proposal", title, 5, "", "", None, None])
     with pytest.raises(msg.BadContent):
         msg.parse(forged)
 
@@ -35,6 +35,14 @@ def test_notes_and_comments_may_hold_line_breaks_and_tabs_only() -> None:
 def test_non_ascii_text_is_fine() -> None:
     title = "Café für Zoë, 東京 trip — ½ price\u00a0now"
     assert msg.parse(msg.encode(msg.Proposal(title, 5, "", "", None, None))).title == title
+
+
+def test_unknown_fields_after_the_known_ones_are_ignored() -> None:
+    later_version = msgpack.packb(["deposit", 5, "note", "a field from the future"])
+    assert msg.parse(later_version) == msg.Deposit(5, "note")
+    for short in (["deposit", 5], ["vote", KEY], [], {"type": "deposit"}):
+        with pytest.raises(msg.BadContent):
+            msg.parse(msgpack.packb(short))
 
 
 def test_every_message_round_trips() -> None:
