@@ -98,6 +98,7 @@ class Store:
         self._log_fd = -1
         self._states: dict[bytes, FeedState] = {}
         self._fork_at: dict[bytes, int] = {}  # feed -> the lowest sequence with a fork
+        self._forks_seen = -1  # size of forks.log when last read
         self._end = 0  # log offset up to which self._states is current
         self._pending: list[tuple[bytes, bytes, int, int, int]] = []
         self._db: sqlite3.Connection | None = None
@@ -176,6 +177,7 @@ class Store:
         self._states = {}
         self._end = 0
         self._pending = []
+        self._forks_seen = -1  # states were dropped: mark the forked feeds again
 
     def _load_index(self, indexed_end: int) -> None:
         assert self._db is not None
@@ -184,6 +186,7 @@ class Store:
             for feed, seq, head in self._db.execute("SELECT feed, seq, head FROM feeds")
         }
         self._end = indexed_end
+        self._forks_seen = -1  # fresh states: mark the forked feeds again
 
     def rebuild_index(self) -> None:
         """Throw the index away and build it again from the logs."""
@@ -269,7 +272,18 @@ class Store:
             )
         self._pending.append((entry.id, entry.author, entry.seq, offset, length))
 
+    def _forks_size(self) -> int:
+        try:
+            return os.stat(self._forks_path).st_size
+        except FileNotFoundError:
+            return 0
+
     def _load_forks(self) -> None:
+        """Take in the fork proofs, when the file changed since we last read it."""
+        size = self._forks_size()
+        if size == self._forks_seen:
+            return
+        self._forks_seen = size
         for proof in self.forks():
             self._mark_forked(proof.author, proof.seq)
 
@@ -448,7 +462,8 @@ class Store:
 
     def _refresh(self) -> None:
         """Under the lock: take in what other processes appended since we last looked."""
-        if os.fstat(self._log_fd).st_size != self._end or self._forks_path.exists():
+        if (os.fstat(self._log_fd).st_size != self._end
+                or self._forks_size() != self._forks_seen):
             self._catch_up()
 
     # ------------------------------------------------------------------- reading
