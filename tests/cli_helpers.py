@@ -2,7 +2,7 @@
 
 Imported by ``test_cli.py`` (``tests/`` is on ``sys.path`` under pytest's default
 import mode). Nothing here reaches into the running CLI: every command is a fresh
-``python -m ssbmoney.cli`` process with ``SSBMONEY_HOME`` unset, so only ``--home``
+``python -m ssbmoney`` process with ``SSBMONEY_HOME`` unset, so only ``--home``
 says where the home is.
 """
 
@@ -27,7 +27,7 @@ _ENV["PYTHONPATH"] = os.pathsep.join(
 def run(home: Path | str, *args: str) -> tuple[int, str, str]:
     """Run ``ssbmoney --home HOME ARGS...``; returns (exit code, stdout, stderr)."""
     done = subprocess.run(
-        [sys.executable, "-m", "ssbmoney.cli", "--home", str(home), *map(str, args)],
+        [sys.executable, "-m", "ssbmoney", "--home", str(home), *map(str, args)],
         capture_output=True,
         text=True,
         env=_ENV,

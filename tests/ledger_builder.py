@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ssbmoney import content as msg
-from ssbmoney import entry as entry_mod
-from ssbmoney.entry import Entry, entry_id, feed_id
-from ssbmoney.group import GroupKeys, group_keys, seal
-from ssbmoney.keys import KeyPair, keypair
-from ssbmoney.ledger import Ledger
+from ssbmoney.core import content as msg
+from ssbmoney.core import entry as entry_mod
+from ssbmoney.core.entry import Entry, entry_id, feed_id
+from ssbmoney.core.group import GroupKeys, group_keys, seal
+from ssbmoney.core.keys import KeyPair, keypair
+from ssbmoney.core.ledger import Ledger
 
 SECRET = hashlib.sha256(b"ledger-builder group secret").digest()
 OTHER_KEY = hashlib.sha256(b"ledger-builder some other group's content key").digest()

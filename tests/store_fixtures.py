@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from ssbmoney import entry as entry_mod
-from ssbmoney import framing
-from ssbmoney.entry import Entry
-from ssbmoney.keys import KeyPair, keypair
-from ssbmoney.store import FORKS_NAME, INDEX_NAME, LOG_NAME, Store
-from ssbmoney.validate import FeedState, Mode, validate_run
+from ssbmoney.core import entry as entry_mod
+from ssbmoney.core import framing
+from ssbmoney.core.entry import Entry
+from ssbmoney.core.keys import KeyPair, keypair
+from ssbmoney.core.validate import FeedState, Mode, validate_run
+from ssbmoney.store.group_store import FORKS_NAME, INDEX_NAME, LOG_NAME, Store
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent

@@ -27,9 +27,9 @@ import sys
 import time
 from pathlib import Path
 
-from ssbmoney.keys import keypair
-from ssbmoney.store import Store
-from ssbmoney.validate import FeedState, Mode, validate_run
+from ssbmoney.core.keys import keypair
+from ssbmoney.core.validate import FeedState, Mode, validate_run
+from ssbmoney.store.group_store import Store
 
 
 def run_append(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """End-to-end tests of the command line against the outside contract (CONTRACT.md).
 
-Every command runs as a real subprocess (``python -m ssbmoney.cli --home DIR``) on
+Every command runs as a real subprocess (``python -m ssbmoney --home DIR``) on
 real temporary homes; nothing is mocked. Set-up that many tests read is shared by
 module-scoped fixtures, and tests that change a home work on a ``shutil.copytree``
 copy, so the shared homes stay as the fixtures left them.
@@ -30,10 +30,10 @@ from typing import Any
 import pytest
 from cli_helpers import REPO_ROOT, ok, one_json, run, run_json, snapshot
 
-from ssbmoney import entry as entry_mod
-from ssbmoney import framing
-from ssbmoney.entry import entry_id, feed_id
-from ssbmoney.home import Home
+from ssbmoney.app.home import Home
+from ssbmoney.core import entry as entry_mod
+from ssbmoney.core import framing
+from ssbmoney.core.entry import entry_id, feed_id
 
 CHOICES = ("yes", "no", "abstain", "block")
 STATUS_FIELDS = {"group", "currency", "balance", "deposited", "spent", "committed",
@@ -402,7 +402,7 @@ class Solo:
 
 _AMBIGUOUS_SCRIPT = r"""
 import contextlib, io, json, sys
-from ssbmoney.cli import main
+from ssbmoney.launcher import main
 home = sys.argv[1]
 seen = {}
 for n in range(300):
@@ -991,7 +991,7 @@ def test_torn_tail_is_cut_silently(world: World, tmp_path: Path, garbage: bytes)
 def test_home_from_environment_and_home_option_wins(world: World, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "SSBMONEY_HOME"}
     env["SSBMONEY_HOME"] = str(world.b)
-    base = [sys.executable, "-m", "ssbmoney.cli"]
+    base = [sys.executable, "-m", "ssbmoney"]
     done = subprocess.run([*base, "whoami", "--json"], capture_output=True, text=True,
                           env=env, cwd=REPO_ROOT, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -60,7 +60,7 @@ def test_garbage_fork_proof_is_a_typed_error(tmp_path: Path) -> None:
     out = tmp_path / "out"
     ok(a, "export", "--out", str(out))
     (group_folder,) = [p for p in out.iterdir() if p.is_dir()]
-    from ssbmoney.framing import frame
+    from ssbmoney.core.framing import frame
 
     (group_folder / "forks.proof").write_bytes(frame(b"\xc1") + frame(b"\x93\x01\x02\x03"))
     code, raw, err = run(a, "audit", str(out), "--json")

@@ -14,7 +14,7 @@ def _run_bytes(home: Path, *args: bytes) -> tuple[int, str, str]:
     """Like ``run``, with raw argument bytes (not UTF-8 ones reach Python as surrogates)."""
     env = {k: v for k, v in os.environ.items() if k != "SSBMONEY_HOME"}
     env["PYTHONPATH"] = str(REPO_ROOT)
-    done = subprocess.run([sys.executable.encode(), b"-m", b"ssbmoney.cli", b"--home",
+    done = subprocess.run([sys.executable.encode(), b"-m", b"ssbmoney", b"--home",
                            bytes(home), *args, b"--json"], capture_output=True, env=env)
     return done.returncode, done.stdout.decode(), done.stderr.decode(errors="replace")
 

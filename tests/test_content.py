@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from ssbmoney import content as msg
+from ssbmoney.core import content as msg
 
 KEY = b"k" * 32
 

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from ssbmoney import audit as audit_mod
-from ssbmoney import content as msg
-from ssbmoney.demo import NAMES, generate, make_home, member_seed
-from ssbmoney.entry import Entry, entry_id
-from ssbmoney.errors import BadInput
-from ssbmoney.group import decode_invite, open_sealed
-from ssbmoney.home import Home
-from ssbmoney.keys import keypair
-from ssbmoney.ledger import Ledger
+from ssbmoney.app import audit as audit_mod
+from ssbmoney.app.home import Home
+from ssbmoney.core import content as msg
+from ssbmoney.core.entry import Entry, entry_id
+from ssbmoney.core.errors import BadInput
+from ssbmoney.core.group import decode_invite, open_sealed
+from ssbmoney.core.keys import keypair
+from ssbmoney.core.ledger import Ledger
+from ssbmoney.demo.generate import NAMES, generate, make_home, member_seed
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "feeds" / "demo"
@@ -35,7 +35,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def _cli(*args: str) -> tuple[int, dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-m", "ssbmoney.cli", *args],
+        [sys.executable, "-m", "ssbmoney", *args],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     return done.returncode, json.loads(done.stdout)

@@ -16,8 +16,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # works uninstalled
 
-from ssbmoney import errors
-from ssbmoney.entry import (
+from ssbmoney.core import errors
+from ssbmoney.core.entry import (
     MAX_ENTRY_BYTES,
     VERSION,
     Entry,

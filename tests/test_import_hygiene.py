@@ -7,11 +7,12 @@ import subprocess
 import sys
 
 CORE = [
-    "ssbmoney.entry", "ssbmoney.validate", "ssbmoney.content", "ssbmoney.group",
-    "ssbmoney.decide", "ssbmoney.facts", "ssbmoney.ledger", "ssbmoney.statehash", "ssbmoney.money",
-    "ssbmoney.keys", "ssbmoney.errors", "ssbmoney.store", "ssbmoney.framing",
-    "ssbmoney.home", "ssbmoney.actions", "ssbmoney.audit", "ssbmoney.commands",
-    "ssbmoney.cli",
+    "ssbmoney.core.entry", "ssbmoney.core.validate", "ssbmoney.core.content",
+    "ssbmoney.core.group", "ssbmoney.core.decide", "ssbmoney.core.facts",
+    "ssbmoney.core.ledger", "ssbmoney.core.statehash", "ssbmoney.core.money",
+    "ssbmoney.core.keys", "ssbmoney.core.errors", "ssbmoney.core.framing",
+    "ssbmoney.store.group_store", "ssbmoney.app.home", "ssbmoney.app.actions",
+    "ssbmoney.app.audit", "ssbmoney.cli.commands", "ssbmoney.cli.main", "ssbmoney",
 ]
 
 

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ledger_builder import Person, World
 
-from ssbmoney import content as msg
-from ssbmoney.entry import Entry
-from ssbmoney.ledger import Ledger, fold, state_hash
+from ssbmoney.core import content as msg
+from ssbmoney.core.entry import Entry
+from ssbmoney.core.ledger import Ledger, fold, state_hash
 
 ACTIONS = (
     ("vote", 4), ("ballot", 4), ("deposit", 2), ("propose", 1), ("admit", 1), ("close", 2),

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from ledger_builder import Person, World, eid, kinds, row, warnings_of
 
-from ssbmoney import content as msg
-from ssbmoney.entry import Entry, feed_id
-from ssbmoney.ledger import state_hash
+from ssbmoney.core import content as msg
+from ssbmoney.core.entry import Entry, feed_id
+from ssbmoney.core.ledger import state_hash
 
 
 def decide(

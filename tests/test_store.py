@@ -43,13 +43,13 @@ from store_fixtures import (
     writer_args,
 )
 
-from ssbmoney import entry as entry_mod
-from ssbmoney import framing
-from ssbmoney.entry import Entry
-from ssbmoney.errors import BadInput, StoreError
-from ssbmoney.keys import KeyPair
-from ssbmoney.store import FORKS_NAME, INDEX_NAME, LOG_NAME, Store
-from ssbmoney.validate import Mode
+from ssbmoney.core import entry as entry_mod
+from ssbmoney.core import framing
+from ssbmoney.core.entry import Entry
+from ssbmoney.core.errors import BadInput, StoreError
+from ssbmoney.core.keys import KeyPair
+from ssbmoney.core.validate import Mode
+from ssbmoney.store.group_store import FORKS_NAME, INDEX_NAME, LOG_NAME, Store
 
 ME = member(1)
 ALICE = member(2)

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from store_fixtures import GROUP, Child, check_store, log_bytes, member, writer_args
 
-from ssbmoney import entry as entry_mod
-from ssbmoney import framing
-from ssbmoney.store import LOG_NAME, Store
+from ssbmoney.core import entry as entry_mod
+from ssbmoney.core import framing
+from ssbmoney.store.group_store import LOG_NAME, Store
 
 KILLS = 32
 SEED = 0x55B_0C0A

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from store_fixtures import GROUP, drop_index, frame_bounds, log_bytes, make_feed, member
 
-from ssbmoney.audit import audit
-from ssbmoney.errors import StoreError
-from ssbmoney.store import LOG_NAME, Store
+from ssbmoney.app.audit import audit
+from ssbmoney.core.errors import StoreError
+from ssbmoney.store.group_store import LOG_NAME, Store
 
 
 @pytest.mark.parametrize("index", ["kept", "dropped"])

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # works uninstalled
 
-from ssbmoney import errors
-from ssbmoney.entry import Entry, create, decode, resign_raw
-from ssbmoney.validate import FeedState, ForkProof, Mode, RunResult, validate_run
+from ssbmoney.core import errors
+from ssbmoney.core.entry import Entry, create, decode, resign_raw
+from ssbmoney.core.validate import FeedState, ForkProof, Mode, RunResult, validate_run
 
 
 def key(name: str) -> tuple[bytes, bytes]:

@@ -12,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # works uninstalled
 
-from ssbmoney.entry import Entry, decode
-from ssbmoney.errors import ValidationError
-from ssbmoney.validate import FeedState, Mode, validate_run
+from ssbmoney.core.entry import Entry, decode
+from ssbmoney.core.errors import ValidationError
+from ssbmoney.core.validate import FeedState, Mode, validate_run
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = ROOT / "feeds" / "vectors"

@@ -28,12 +28,12 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
-from ssbmoney import framing
 from ssbmoney.bench import Config, Figure, benchmark, interleave
-from ssbmoney.entry import decode
-from ssbmoney.keys import keypair
-from ssbmoney.store import LOG_NAME, Store
-from ssbmoney.validate import FeedState, Mode, validate_run
+from ssbmoney.core import framing
+from ssbmoney.core.entry import decode
+from ssbmoney.core.keys import keypair
+from ssbmoney.core.validate import FeedState, Mode, validate_run
+from ssbmoney.store.group_store import LOG_NAME, Store
 
 GROUP = bytes(range(32))
 AUTHOR_SEED = b"ssbmoney-bench-feed-author-seed!"

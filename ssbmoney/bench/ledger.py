@@ -20,12 +20,12 @@ from __future__ import annotations
 import random
 import time
 
-from ssbmoney import content as msg
 from ssbmoney.bench import Config, Figure, benchmark
-from ssbmoney.entry import Entry, create
-from ssbmoney.group import GroupKeys, group_keys, seal
-from ssbmoney.keys import KeyPair, keypair
-from ssbmoney.ledger import Ledger
+from ssbmoney.core import content as msg
+from ssbmoney.core.entry import Entry, create
+from ssbmoney.core.group import GroupKeys, group_keys, seal
+from ssbmoney.core.keys import KeyPair, keypair
+from ssbmoney.core.ledger import Ledger
 
 MEMBERS = 10
 CLAIMED_MS = 1_700_000_000_000

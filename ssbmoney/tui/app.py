@@ -12,8 +12,8 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 
-from ssbmoney.errors import NoIdentity, SsbMoneyError
-from ssbmoney.home import Clock, Home, wall_clock_ms
+from ssbmoney.app.home import Clock, Home, wall_clock_ms
+from ssbmoney.core.errors import NoIdentity, SsbMoneyError
 from ssbmoney.tui.budget import BudgetScreen
 from ssbmoney.tui.empty import EmptyScreen, advice
 from ssbmoney.tui.live import Live

@@ -21,9 +21,9 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from ssbmoney import money
-from ssbmoney.actions import Session, closes_ms
-from ssbmoney.errors import SsbMoneyError
+from ssbmoney.app.actions import Session, closes_ms
+from ssbmoney.core import money
+from ssbmoney.core.errors import SsbMoneyError
 from ssbmoney.tui import words
 from ssbmoney.tui.confirm import ConfirmScreen
 from ssbmoney.tui.decided import DecidedProposals

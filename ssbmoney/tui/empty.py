@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ssbmoney.home import GroupInfo
+from ssbmoney.app.home import GroupInfo
 
 
 def advice(home: Path, problem: str, has_identity: bool) -> str:

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ssbmoney.errors import BadInput, SsbMoneyError
+from ssbmoney.core.errors import BadInput, SsbMoneyError
 
 Values = dict[str, str]
 Check = Callable[[Values], None]

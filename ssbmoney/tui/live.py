@@ -25,11 +25,11 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple, TypeVar
 
-from ssbmoney.actions import Session
-from ssbmoney.entry import Entry
-from ssbmoney.home import GroupInfo, Home
-from ssbmoney.ledger import Ledger
-from ssbmoney.store import FORKS_NAME, LOG_NAME, Store
+from ssbmoney.app.actions import Session
+from ssbmoney.app.home import GroupInfo, Home
+from ssbmoney.core.entry import Entry
+from ssbmoney.core.ledger import Ledger
+from ssbmoney.store.group_store import FORKS_NAME, LOG_NAME, Store
 
 T = TypeVar("T")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ssbmoney.money import format_amount
-from ssbmoney.render import when
+from ssbmoney.app.dates import when
+from ssbmoney.core.money import format_amount
 
 WARNINGS: dict[str, str] = {
     "overspend": "overspend: more was spent than the proposal approved",

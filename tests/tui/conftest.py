@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tui_homes import collective, simple, solo
 
-from ssbmoney.home import GroupInfo, Home
+from ssbmoney.app.home import GroupInfo, Home
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -10,8 +10,8 @@ from textual.widgets._toast import Toast
 from tui_homes import fixed_clock, proposal
 from tui_pilot import screen_text, settle
 
-from ssbmoney.home import GroupInfo, Home
-from ssbmoney.store import LOG_NAME
+from ssbmoney.app.home import GroupInfo, Home
+from ssbmoney.store.group_store import LOG_NAME
 from ssbmoney.tui.app import BudgetApp
 from ssbmoney.tui.budget import BudgetScreen
 from ssbmoney.tui.confirm import ConfirmScreen

@@ -8,7 +8,7 @@ from textual.widgets import OptionList
 from tui_homes import ANA_SEED, fixed_clock
 from tui_pilot import screen_text, settle
 
-from ssbmoney.home import Home
+from ssbmoney.app.home import Home
 from ssbmoney.tui.app import BudgetApp
 from ssbmoney.tui.budget import BudgetScreen
 from ssbmoney.tui.empty import EmptyScreen

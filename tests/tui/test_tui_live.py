@@ -12,9 +12,9 @@ from textual.pilot import Pilot
 from tui_homes import ANA_SEED, BEN_SEED, GROUP_SECRET, fixed_clock, proposal, sync
 from tui_pilot import screen_text, settle
 
-from ssbmoney.actions import Session
-from ssbmoney.entry import entry_id
-from ssbmoney.home import GroupInfo, Home
+from ssbmoney.app.actions import Session
+from ssbmoney.app.home import GroupInfo, Home
+from ssbmoney.core.entry import entry_id
 from ssbmoney.tui.app import BudgetApp
 from ssbmoney.tui.budget import BudgetScreen
 from ssbmoney.tui.live import Live
@@ -66,7 +66,7 @@ async def test_a_cli_vote_from_another_process_appears(simple_home: Fixture) -> 
         pid = proposal(home, info, "Server")["id"]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         subprocess.run(
-            [sys.executable, "-m", "ssbmoney.cli", "--home", str(home.paths.root),
+            [sys.executable, "-m", "ssbmoney", "--home", str(home.paths.root),
              "vote", pid[1:10], "abstain"],
             check=True, env=env, capture_output=True,
         )

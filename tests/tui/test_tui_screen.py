@@ -8,7 +8,7 @@ from textual.pilot import Pilot
 from tui_homes import fixed_clock
 from tui_pilot import screen_text, settle
 
-from ssbmoney.home import GroupInfo, Home
+from ssbmoney.app.home import GroupInfo, Home
 from ssbmoney.tui.app import BudgetApp
 from ssbmoney.tui.budget import BudgetScreen
 from ssbmoney.tui.decided import DecidedProposals

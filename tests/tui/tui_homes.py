@@ -18,9 +18,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from ssbmoney.actions import Session, find_proposal
-from ssbmoney.entry import Entry, entry_id
-from ssbmoney.home import GroupInfo, Home
+from ssbmoney.app.actions import Session, find_proposal
+from ssbmoney.app.home import GroupInfo, Home
+from ssbmoney.core.entry import Entry, entry_id
 
 FIXED_MS = 1_748_000_000_000  # 2025-05-23 11:33:20 UTC
 ANA_SEED = b"\x01" * 32

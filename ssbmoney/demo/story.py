@@ -13,12 +13,12 @@ import hashlib
 from contextlib import ExitStack
 from pathlib import Path
 
-from ssbmoney import content as msg
-from ssbmoney.actions import Session
-from ssbmoney.entry import entry_id, parse_entry_id
-from ssbmoney.group import Invite
-from ssbmoney.home import GroupInfo, Home
-from ssbmoney.store import Store
+from ssbmoney.app.actions import Session
+from ssbmoney.app.home import GroupInfo, Home
+from ssbmoney.core import content as msg
+from ssbmoney.core.entry import entry_id, parse_entry_id
+from ssbmoney.core.group import Invite
+from ssbmoney.store.group_store import Store
 
 GROUP_NAME = "Alder Dev Collective"
 CURRENCY = "EUR"

@@ -13,7 +13,7 @@ from nacl.encoding import RawEncoder
 from nacl.hash import blake2b
 from nacl.signing import SigningKey
 
-from ssbmoney.entry import feed_id
+from ssbmoney.core.entry import feed_id
 
 
 class KeyPair(NamedTuple):

@@ -16,15 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ssbmoney import content as msg
-from ssbmoney.entry import Entry
-from ssbmoney.errors import BadInput, IdentityExists, NoIdentity, StoreError
-from ssbmoney.group import GroupKeys, Invite, group_keys, seal
-from ssbmoney.keys import KeyPair, derive, keypair
-from ssbmoney.ledger import Ledger
-from ssbmoney.money import check_currency
-from ssbmoney.paths import HomePaths
-from ssbmoney.store import Store, fsync_dir
+from ssbmoney.core import content as msg
+from ssbmoney.core.entry import Entry
+from ssbmoney.core.errors import BadInput, IdentityExists, NoIdentity, StoreError
+from ssbmoney.core.group import GroupKeys, Invite, group_keys, seal
+from ssbmoney.core.keys import KeyPair, derive, keypair
+from ssbmoney.core.ledger import Ledger
+from ssbmoney.core.money import check_currency
+from ssbmoney.store.group_store import Store, fsync_dir
+from ssbmoney.store.paths import HomePaths
 
 Clock = Callable[[], int]
 

@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import NamedTuple
 
-from ssbmoney.entry import Entry
-from ssbmoney.errors import (
+from ssbmoney.core.entry import Entry
+from ssbmoney.core.errors import (
     BadSignature,
     Fork,
     ForkedFeed,

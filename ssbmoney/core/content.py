@@ -17,7 +17,7 @@ import msgpack
 import nacl.bindings as sodium
 from nacl.exceptions import BadSignatureError
 
-from ssbmoney.money import MAX_AMOUNT
+from ssbmoney.core.money import MAX_AMOUNT
 
 CHOICES = ("yes", "no", "abstain", "block")
 JOIN_CONTEXT = b"ssbmoney-join-v1"

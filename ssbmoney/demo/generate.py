@@ -28,15 +28,15 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from ssbmoney import audit as audit_mod
-from ssbmoney import money
-from ssbmoney.demo_story import DEMO_WARNING, GROUP_NAME, NAMES, YEAR, World, member_seed, play
-from ssbmoney.errors import BadInput, SsbMoneyError
-from ssbmoney.group import decode_invite, encode_invite
-from ssbmoney.home import GroupInfo, Home
-from ssbmoney.keys import keypair
-from ssbmoney.ledger import Ledger
-from ssbmoney.store import Store
+from ssbmoney.app import audit as audit_mod
+from ssbmoney.app.home import GroupInfo, Home
+from ssbmoney.core import money
+from ssbmoney.core.errors import BadInput, SsbMoneyError
+from ssbmoney.core.group import decode_invite, encode_invite
+from ssbmoney.core.keys import keypair
+from ssbmoney.core.ledger import Ledger
+from ssbmoney.demo.story import DEMO_WARNING, GROUP_NAME, NAMES, YEAR, World, member_seed, play
+from ssbmoney.store.group_store import Store
 
 
 def _write(path: Path, text: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ssbmoney.errors import BadInput
+from ssbmoney.core.errors import BadInput
 
 # ISO 4217 minor-unit exponents that differ from 2, plus the common 2s for clarity.
 _EXPONENTS: dict[str, int] = {

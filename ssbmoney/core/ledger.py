@@ -31,12 +31,12 @@ import bisect
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from ssbmoney import content as msg
-from ssbmoney import decide
-from ssbmoney.entry import Entry, entry_id, feed_id
-from ssbmoney.facts import COUNTED, Facts, gc_paused
-from ssbmoney.group import GroupKeys
-from ssbmoney.statehash import canonical, digest_object, state_hash
+from ssbmoney.core import content as msg
+from ssbmoney.core import decide
+from ssbmoney.core.entry import Entry, entry_id, feed_id
+from ssbmoney.core.facts import COUNTED, Facts, gc_paused
+from ssbmoney.core.group import GroupKeys
+from ssbmoney.core.statehash import canonical, digest_object, state_hash
 
 __all__ = ["Ledger", "fold", "state_hash"]
 

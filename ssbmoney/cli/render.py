@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from ssbmoney.money import format_amount
-
-
-def when(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M")
+from ssbmoney.core.money import format_amount
 
 
 def status_text(view: dict[str, Any]) -> str:

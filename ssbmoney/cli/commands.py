@@ -13,16 +13,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ssbmoney import audit as audit_mod
-from ssbmoney import content as msg
-from ssbmoney import money
-from ssbmoney.actions import Session
-from ssbmoney.entry import entry_id, parse_feed_id
-from ssbmoney.errors import BadInput, SsbMoneyError
-from ssbmoney.group import Invite, decode_invite, encode_invite, encode_pub_code
-from ssbmoney.home import GroupInfo, Home
-from ssbmoney.render import status_text
-from ssbmoney.store import Store
+from ssbmoney.app import audit as audit_mod
+from ssbmoney.app.actions import Session
+from ssbmoney.app.home import GroupInfo, Home
+from ssbmoney.cli.render import status_text
+from ssbmoney.core import content as msg
+from ssbmoney.core import money
+from ssbmoney.core.entry import entry_id, parse_feed_id
+from ssbmoney.core.errors import BadInput, SsbMoneyError
+from ssbmoney.core.group import Invite, decode_invite, encode_invite, encode_pub_code
+from ssbmoney.store.group_store import Store
 
 Result = tuple[dict[str, Any], str, int]
 

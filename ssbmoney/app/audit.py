@@ -19,14 +19,14 @@ from typing import Any
 
 import msgpack
 
-from ssbmoney import entry as entry_mod
-from ssbmoney import framing
-from ssbmoney.entry import Entry, entry_id, feed_id
-from ssbmoney.errors import BadInput, ValidationError
-from ssbmoney.group import GroupKeys
-from ssbmoney.ledger import Ledger
-from ssbmoney.store import FORKS_NAME, LOG_NAME, Store, fsync_dir
-from ssbmoney.validate import FeedState, Mode, validate_run
+from ssbmoney.core import entry as entry_mod
+from ssbmoney.core import framing
+from ssbmoney.core.entry import Entry, entry_id, feed_id
+from ssbmoney.core.errors import BadInput, ValidationError
+from ssbmoney.core.group import GroupKeys
+from ssbmoney.core.ledger import Ledger
+from ssbmoney.core.validate import FeedState, Mode, validate_run
+from ssbmoney.store.group_store import FORKS_NAME, LOG_NAME, Store, fsync_dir
 
 FEED_SUFFIX = ".feed"
 FORKS_FILE = "forks.proof"

@@ -27,7 +27,7 @@ import msgpack
 import nacl.bindings as sodium
 from nacl.exceptions import BadSignatureError
 
-from ssbmoney.errors import (
+from ssbmoney.core.errors import (
     BadInput,
     ContentHashMismatch,
     ContentSizeMismatch,

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ssbmoney import content as msg
-from ssbmoney import money
-from ssbmoney.entry import Entry, entry_id, parse_entry_id, parse_feed_id
-from ssbmoney.errors import BadInput
-from ssbmoney.home import GroupInfo, Home
-from ssbmoney.ledger import Ledger
-from ssbmoney.store import Store
+from ssbmoney.app.home import GroupInfo, Home
+from ssbmoney.core import content as msg
+from ssbmoney.core import money
+from ssbmoney.core.entry import Entry, entry_id, parse_entry_id, parse_feed_id
+from ssbmoney.core.errors import BadInput
+from ssbmoney.core.ledger import Ledger
+from ssbmoney.store.group_store import Store
 
 
 class Session:

@@ -41,11 +41,11 @@ from typing import Any, NamedTuple
 
 import msgpack
 
-from ssbmoney import entry as entry_mod
-from ssbmoney import framing
-from ssbmoney.entry import Entry
-from ssbmoney.errors import BadForkProof, BadInput, ForkedFeed, StoreError, ValidationError
-from ssbmoney.validate import FeedState, ForkProof, Mode, validate_run
+from ssbmoney.core import entry as entry_mod
+from ssbmoney.core import framing
+from ssbmoney.core.entry import Entry
+from ssbmoney.core.errors import BadForkProof, BadInput, ForkedFeed, StoreError, ValidationError
+from ssbmoney.core.validate import FeedState, ForkProof, Mode, validate_run
 
 LOG_NAME = "entries.log"
 FORKS_NAME = "forks.log"

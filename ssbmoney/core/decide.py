@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from ssbmoney.content import CHOICES
+from ssbmoney.core.content import CHOICES
 
 
 class CloseRef(NamedTuple):

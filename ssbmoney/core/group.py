@@ -24,9 +24,9 @@ import msgpack
 import nacl.bindings as sodium
 from nacl.exceptions import CryptoError
 
-from ssbmoney.entry import MAX_ENTRY_BYTES
-from ssbmoney.errors import BadInput
-from ssbmoney.keys import derive
+from ssbmoney.core.entry import MAX_ENTRY_BYTES
+from ssbmoney.core.errors import BadInput
+from ssbmoney.core.keys import derive
 
 try:
     from nacl._sodium import ffi as _ffi

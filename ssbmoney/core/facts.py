@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple, Self
 
-from ssbmoney import content as msg
-from ssbmoney import decide
-from ssbmoney.entry import Entry, entry_id
-from ssbmoney.group import GroupKeys, Opener
+from ssbmoney.core import content as msg
+from ssbmoney.core import decide
+from ssbmoney.core.entry import Entry, entry_id
+from ssbmoney.core.group import GroupKeys, Opener
 
 
 class Item(NamedTuple):

@@ -12,12 +12,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ssbmoney.errors import BadInput, SsbMoneyError
-from ssbmoney.paths import default_home
+from ssbmoney.core.errors import BadInput, SsbMoneyError
+from ssbmoney.store.paths import default_home
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,7 +119,12 @@ def _emit(result: dict[str, Any], as_json: bool, text: str) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    run_tui: Callable[[Path, str | None], int] | None = None,
+) -> int:
+    """Run one command. ``run_tui`` starts the terminal UI: the launcher above both
+    passes it, so the command line never imports the TUI."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args_list
     try:
@@ -132,10 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         as_json = bool(getattr(args, "json", False))
         home_dir = getattr(args, "home", None) or default_home()
         if args.command in (None, "tui"):
-            from ssbmoney.tui_launch import run_tui
-
+            if run_tui is None:
+                raise BadInput("the terminal UI starts from the `ssbmoney` command")
             return run_tui(Path(home_dir), getattr(args, "group", None))
-        from ssbmoney import commands
+        from ssbmoney.cli import commands
 
         result, text, code = commands.run(args, Path(home_dir))
         _emit(result, as_json, text)
@@ -161,7 +166,3 @@ def _fail(kind: str, message: str, code: int, as_json: bool) -> int:
         sys.stdout.write(json.dumps({"error": {"kind": kind, "message": message}}) + "\n")
     sys.stderr.write(f"ssbmoney: {message}\n")
     return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m ssbmoney``: the same as the ``ssbmoney`` command."""
+
+import sys
+
+from ssbmoney.launcher import main
+
+sys.exit(main())
