@@ -138,6 +138,18 @@ _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\
 _MULTILINE = frozenset({"note", "comment"})
 
 
+def check_text(value: str, what: str, multiline: bool = False, limit: int = MAX_TEXT) -> str:
+    """Refuse (``BadContent``) text every reader would refuse: too long, or holding
+    control characters (line breaks and tabs only where ``multiline``)."""
+    if type(value) is not str or len(value) > limit:
+        raise BadContent(f"{what} must be text of at most {limit} characters")
+    if not (value.isascii() and value.isprintable()):
+        control = _CONTROL_IN_TEXT if multiline else _CONTROL_IN_LINE
+        if control.search(value):
+            raise BadContent(f"{what} must not hold control characters")
+    return value
+
+
 def _text(body: dict[str, Any], key: str, required: bool = False) -> str:
     value = body.get(key, "")
     if type(value) is not str or len(value) > MAX_TEXT:
