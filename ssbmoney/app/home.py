@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ssbmoney.app.dates import MAX_MS, MIN_MS
 from ssbmoney.core import content as msg
 from ssbmoney.core.entry import Entry
 from ssbmoney.core.errors import BadInput, IdentityExists, NoIdentity, StoreError
@@ -100,6 +101,16 @@ class Home:
     def __init__(self, root: Path, clock: Clock = wall_clock_ms) -> None:
         self.paths = HomePaths(root)
         self.clock = clock
+
+    def checked_clock(self) -> int:
+        """This machine's time, in ms; refused when outside what any reader can show."""
+        now = self.clock()
+        if type(now) is not int or not MIN_MS <= now <= MAX_MS:
+            raise BadInput(
+                f"this machine's clock says {now!r} ms since 1970, outside years 1970 to "
+                "9999; fix the clock"
+            )
+        return now
 
     # ----------------------------------------------------------------- identity
 
@@ -256,6 +267,7 @@ class Home:
 
         A feed's first entry is always the ``join`` that ties it to the identity.
         """
+        now = self.checked_clock()
         ident = self.identity()
         feed = self.feed_keys(info)
         if store is None:
@@ -275,7 +287,7 @@ class Home:
             except msg.BadContent as err:
                 raise BadInput(f"cannot write this: {err}") from None
             sealed = [seal(info.keys.content_key, feed.public, data) for data in encoded]
-            made = store.append(feed.secret, feed.public, sealed, self.clock)
+            made = store.append(feed.secret, feed.public, sealed, now)
         return made[len(made) - len(messages):]
 
     def ledger(self, info: GroupInfo, store: Store | None = None) -> Ledger:

@@ -18,8 +18,13 @@ _EXPONENTS: dict[str, int] = {
     "XPF": 0,
     "CLF": 4, "UYW": 4,
 }
-MAX_AMOUNT = 10**15
-"""Far beyond any group's budget; keeps every sum well inside msgpack's integers."""
+MAX_JSON_INT = 2**53 - 1
+"""The largest integer every JSON reader holds exactly (a float64's 53-bit mantissa)."""
+MAX_AMOUNT = MAX_JSON_INT
+"""The largest amount, in minor units (the contract: beyond 2^53-1 is bad input)."""
+_MAX_AMOUNT_TEXT = 64
+"""Longer amount text is refused before any conversion (``int()`` of more than 4,300
+digits raises, and no valid amount comes near this length)."""
 
 # Active ISO 4217 currency codes (funds and precious metals left out).
 _KNOWN = frozenset("""
@@ -47,23 +52,51 @@ def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency, 2)
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """The input, quoted for a one-line message, cut short when long."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
 def parse_amount(text: str, currency: str) -> int:
-    """``"12.50"`` in EUR → ``1250``. Refuses signs, too many decimals, zero, garbage."""
+    """``"12.50"`` in EUR → ``1250``. Refuses signs, too many decimals, zero, garbage,
+    and more than ``MAX_AMOUNT`` minor units."""
     exp = exponent(currency)
-    match = _AMOUNT.match(text.strip())
+    stripped = text.strip()
+    if len(stripped) > _MAX_AMOUNT_TEXT:
+        if _AMOUNT.match(stripped):
+            raise BadInput(f"amount {_shown(text)} is too large: at most "
+                           f"{format_amount(MAX_AMOUNT, currency)} {currency}")
+        raise BadInput(f"amount must be a positive decimal number like 12.50, not {_shown(text)}")
+    match = _AMOUNT.match(stripped)
     if not match:
-        raise BadInput(f"amount must be a positive decimal number like 12.50, not {text!r}")
+        raise BadInput(f"amount must be a positive decimal number like 12.50, not {_shown(text)}")
     whole, frac = match.group(1), match.group(2) or ""
     if len(frac) > exp:
         raise BadInput(
-            f"amount {text!r} has {len(frac)} decimals; {currency} has {exp}"
+            f"amount {_shown(text)} has {len(frac)} decimals; {currency} has {exp}"
         )
     minor: int = int(whole) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
     if minor <= 0:
-        raise BadInput(f"amount must be more than zero, not {text!r}")
+        raise BadInput(f"amount must be more than zero, not {_shown(text)}")
     if minor > MAX_AMOUNT:
-        raise BadInput(f"amount {text!r} is too large")
+        raise BadInput(f"amount {_shown(text)} is too large: at most "
+                       f"{format_amount(MAX_AMOUNT, currency)} {currency}")
     return minor
+
+
+def _digits(value: int) -> str:
+    """``str(value)`` for a non-negative int of any size (``str`` refuses more than
+    4,300 digits)."""
+    if value.bit_length() < 10_000:
+        return str(value)
+    chunk = 10**1000
+    parts: list[str] = []
+    while value:
+        value, low = divmod(value, chunk)
+        parts.append(f"{low:01000d}" if value else str(low))
+    return "".join(reversed(parts))
 
 
 def format_amount(minor: int, currency: str) -> str:
@@ -72,5 +105,5 @@ def format_amount(minor: int, currency: str) -> str:
     sign = "-" if minor < 0 else ""
     value = abs(minor)
     if exp == 0:
-        return f"{sign}{value}"
-    return f"{sign}{value // 10**exp}.{value % 10**exp:0{exp}d}"
+        return f"{sign}{_digits(value)}"
+    return f"{sign}{_digits(value // 10**exp)}.{value % 10**exp:0{exp}d}"

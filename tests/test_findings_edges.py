@@ -1,0 +1,98 @@
+"""Regression tests for the review's findings on edges: dates, invites, names,
+amounts and the first-use surface of the command line.
+
+Where a finding is about the command line, the test runs real subprocesses
+(``python -m ssbmoney``) on real temporary homes; otherwise it is a unit test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_helpers import ok, run, snapshot
+
+from ssbmoney.core.errors import BadInput
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _solo(tmp_path: Path, currency: str = "EUR") -> Path:
+    home = tmp_path / "solo"
+    ok(home, "init", "--name", "Ana")
+    ok(home, "group", "create", "Pot", "--currency", currency)
+    return home
+
+
+def _refused(code: int, out: str, err: str) -> None:
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("ssbmoney: "), err
+
+
+# ----------------------------------------------------------------- finding 8: dates
+
+
+def test_finding_08_far_closing_date_is_refused_and_any_date_renders() -> None:
+    from ssbmoney.app import dates
+
+    assert dates.MIN_MS == 0
+    assert dates.MAX_MS == 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+    for text in (
+        "9999-12-31T23:59:59-23:59",  # past year 9999 once in UTC
+        "1970-01-01T00:00:00+01:00",  # before 1970 once in UTC
+        "0001-01-01",
+        "10000-01-01",
+        "2025-13-01",
+        "tomorrow",
+        "9" * 5000,
+    ):
+        with pytest.raises(BadInput) as caught:
+            dates.closes_ms(text)
+        assert "\n" not in caught.value.message and len(caught.value.message) < 300
+    assert dates.closes_ms(None) is None and dates.closes_ms(" ") is None
+    assert dates.closes_ms("1970-01-01") == 0
+    assert dates.closes_ms("2025-06-30T18:00+02:00") == 1_751_299_200_000
+    assert dates.closes_ms("9999-12-31T23:59:59+23:59") is not None
+    for ms in (-1, -(2**63), dates.MAX_MS + 1, 2**64 - 1, 2**200):
+        assert dates.when(ms) == "(invalid time)"
+    assert dates.when(None) == ""
+    assert dates.when(0) == "1970-01-01 00:00"
+    assert dates.when(dates.MAX_MS) == "9999-12-31 23:59"
+
+
+def test_finding_08_a_wrong_clock_writes_nothing(tmp_path: Path) -> None:
+    from ssbmoney.app.home import Home
+
+    home = _solo(tmp_path)
+    info = Home(home).group()
+    before = snapshot(home)
+    for bad in (-1, 2**64 - 1):
+        wrong = Home(home, clock=lambda bad=bad: bad)
+        with pytest.raises(BadInput, match="clock"):
+            wrong.post(info, [])
+        assert snapshot(home) == before
+
+
+# -------------------------------------------------------------- finding 12: amounts
+
+
+def test_finding_12_huge_amounts_are_bad_input_without_traceback(tmp_path: Path) -> None:
+    from ssbmoney.core import money
+
+    assert money.MAX_AMOUNT == money.MAX_JSON_INT == 2**53 - 1
+    assert money.format_amount(10**5000 + 7, "JPY") == "1" + "0" * 4999 + "7"
+    assert money.format_amount(-(10**5000), "EUR").startswith("-1000")
+    home = _solo(tmp_path)
+    before = snapshot(home)
+    for amount in ("9" * 5000, "90071992547409.92", "1" + "0" * 30):
+        code, out, err = run(home, "deposit", amount)
+        _refused(code, out, err)
+        assert "amount" in err and len(err) < 300
+    code, out, err = run(home, "propose", "--title", "t", "--amount", "9" * 5000)
+    _refused(code, out, err)
+    assert snapshot(home) == before
+    made = ok(home, "deposit", "90071992547409.91")
+    assert made["amount"] == 2**53 - 1
+    assert ok(home, "status")["balance"] == 2**53 - 1
