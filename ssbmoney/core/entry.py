@@ -2,16 +2,18 @@
 
 Wire form (msgpack, the only accepted encoding)::
 
-    entry    = [envelope: bin, signature: bin(64), content: bin | nil]
-    envelope = [version: 1, author: bin(32), group: bin(32), seq: uint >= 1,
+    entry    = [envelope: bin, signature: bin(64), content: bin]
+    envelope = [version: 2, author: bin(32), group: bin(32), seq: uint >= 1,
                 previous: bin(32) | nil, claimed_ms: uint, content_hash: bin(32),
                 content_size: uint]
 
 The ed25519 signature covers the envelope bytes exactly. The content is bound by its
-SHA-256 in the envelope, so it can be pruned (sent as nil) while the chain still
-verifies. The entry id is ``sha256(envelope || signature)``: one signed envelope, one
-id. Decoding re-encodes what it read and refuses anything that is not byte-for-byte
-the canonical form, so no entry has two encodings (and so two ids).
+SHA-256 in the envelope. Format 2 entries travel only with their content: an entry
+whose content was pruned (sent as nil, as a relay that cannot read the group might) is
+refused (``MissingContent``), so no home ever keeps a contentless copy. The entry id
+is ``sha256(envelope || signature)``: one signed envelope, one id. Decoding re-encodes
+what it read and refuses anything that is not byte-for-byte the canonical form, so no
+entry has two encodings (and so two ids).
 
 Records are NamedTuples: immutable, and cheap enough to build 100,000 a second.
 """
@@ -32,13 +34,14 @@ from ssbmoney.core.errors import (
     ContentHashMismatch,
     ContentSizeMismatch,
     MalformedEntry,
+    MissingContent,
     NonCanonical,
     Oversized,
     TruncatedEntry,
     UnsupportedVersion,
 )
 
-VERSION = 1
+VERSION = 2
 HASH_NAME = "sha256"
 KEY_NAME = "ed25519"
 MAX_ENTRY_BYTES = 65536
@@ -270,7 +273,14 @@ def decode(raw: bytes) -> Entry:
     if type(version) is not int:
         raise MalformedEntry("version must be an integer")
     if version != VERSION:
-        raise UnsupportedVersion(f"format version {version} is not supported (only {VERSION})")
+        if version == 1:
+            raise UnsupportedVersion(
+                "entry was written by an older ssbmoney (format 1); this one reads"
+                f" format {VERSION}"
+            )
+        raise UnsupportedVersion(
+            f"format version {version} is not supported (this ssbmoney reads format {VERSION})"
+        )
     if not _is_hash(author):
         raise MalformedEntry("author must be a 32-byte ed25519 public key")
     if not _is_hash(group):
@@ -287,13 +297,17 @@ def decode(raw: bytes) -> Entry:
         raise MalformedEntry("content size must be a non-negative integer")
     if _packb(fields) != envelope or _packb(outer) != raw:
         raise NonCanonical("entry is not in canonical msgpack form")
-    if content is not None:
-        if len(content) != content_size:
-            raise ContentSizeMismatch(
-                f"content is {len(content)} bytes but the envelope says {content_size}"
-            )
-        if _sha256(content).digest() != content_hash:
-            raise ContentHashMismatch("content does not match the hash in the envelope")
+    if content is None:
+        raise MissingContent(
+            "entry came without its content (stripped, e.g. by a relay that cannot read"
+            " the group); entries are taken only with their content"
+        )
+    if len(content) != content_size:
+        raise ContentSizeMismatch(
+            f"content is {len(content)} bytes but the envelope says {content_size}"
+        )
+    if _sha256(content).digest() != content_hash:
+        raise ContentHashMismatch("content does not match the hash in the envelope")
     digest = _sha256(envelope + signature).digest()
     return _new(Entry, (
         raw, envelope, signature, content, version, author, group, seq, previous,

@@ -135,6 +135,12 @@ class ContentSizeMismatch(ValidationError):
     kind = "content_size_mismatch"
 
 
+class MissingContent(ValidationError):
+    """An entry without its content (pruned, e.g. by a relay): never stored or taken in."""
+
+    kind = "missing_content"
+
+
 class Fork(ValidationError):
     """Two different, validly signed entries at one sequence of one feed."""
 

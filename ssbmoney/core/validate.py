@@ -9,30 +9,31 @@ Authenticity is defined by the chain, so every verifier reaches the same verdict
 Two paths reach the same verdicts:
 
 * ``CHAIN`` (ingest): every structural rule and every hash link is checked, then
-  only the signature of the last entry of the run; only if that fails does it walk
-  back, one signature at a time, to the last entry whose signature verifies.
+  only the signatures of the run's leaves (entries no other entry of the run names
+  as previous); only where one fails does it walk back, one signature at a time, to
+  the entries a verifying signature covers.
 * ``FULL`` (audit): every signature is checked. It also reports, as *vouched*, any
   accepted entry whose own signature fails although a later one vouches for it.
 
 Rules, cheap ones first: the entry decodes canonically (``ssbmoney.entry.decode``);
-its author and group are the feed's; its sequence is the next one (a lower sequence
-with the same id is a harmless duplicate); its previous is the id of the feed's last
-entry (nil for sequence 1); then authenticity. A *fork* is a second, validly signed
-entry at a sequence the feed already holds: fatal for the feed from there on, and the
-two entries are kept together as the proof.
+its author and group are the feed's; an entry the feed holds already (same id) is a
+harmless duplicate; its sequence is the next one; its previous is the id of an entry
+the feed holds at the sequence before (on any branch; nil for sequence 1); then
+authenticity. A *fork* is a second entry at a sequence the feed already holds: it is
+kept as a new branch when its own signature verifies (it proves nothing otherwise),
+whatever its previous, and the two entries make a fork proof. Every branch is kept,
+so money counts on every branch; the feed is marked forked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from enum import Enum
 from typing import NamedTuple
 
 from ssbmoney.core.entry import Entry
 from ssbmoney.core.errors import (
     BadSignature,
-    Fork,
-    ForkedFeed,
     SequenceGap,
     ValidationError,
     WrongAuthor,
@@ -47,7 +48,9 @@ class Mode(Enum):
 
 
 class FeedState(NamedTuple):
-    """What validation needs to know of a feed: its key, group, and where it ends."""
+    """What validation needs to know of a feed: its key, group, highest sequence held,
+    the tip of its longest branch (highest sequence; ties: the lowest id) and whether
+    it holds a fork."""
 
     author: bytes
     group: bytes
@@ -56,7 +59,12 @@ class FeedState(NamedTuple):
     forked: bool = False
 
     def advanced(self, entry: Entry) -> FeedState:
-        return FeedState(self.author, self.group, entry.seq, entry.id, self.forked)
+        """The state after also holding ``entry``."""
+        if entry.seq > self.seq or (
+            entry.seq == self.seq and (self.head is None or entry.id < self.head)
+        ):
+            return FeedState(self.author, self.group, entry.seq, entry.id, self.forked)
+        return self
 
 
 class ForkProof(NamedTuple):
@@ -64,9 +72,23 @@ class ForkProof(NamedTuple):
 
     author: bytes
     seq: int
-    first: Entry | None  # the entry we hold (None if only its id is known)
+    first: Entry | None  # an entry held before (None if only its id is known)
     first_id: bytes
     second: Entry
+
+
+IdsAt = Callable[[int], Collection[bytes]]
+"""The ids of the entries a feed holds at a sequence (empty when none or unknown)."""
+EntryOf = Callable[[bytes], "Entry | None"]
+"""A held entry by id (None when not at hand)."""
+
+
+def _no_ids(seq: int) -> Collection[bytes]:
+    return ()
+
+
+def _no_entry(digest: bytes) -> Entry | None:
+    return None
 
 
 class RunResult(NamedTuple):
@@ -76,96 +98,107 @@ class RunResult(NamedTuple):
     accepted: tuple[Entry, ...]
     duplicates: int
     error: ValidationError | None
-    fork: ForkProof | None
+    forks: tuple[ForkProof, ...]  # one per accepted fork entry
     vouched: tuple[Entry, ...]  # FULL only: accepted, own signature fails, vouched for
     rejected: int  # entries not accepted (the erroneous one and those after it)
 
-
-IdAt = Callable[[int], bytes | None]
-"""Look up the id of the entry a feed already holds at a sequence (None if unknown)."""
-
-
-def _no_lookup(seq: int) -> bytes | None:
-    return None
+    @property
+    def fork(self) -> ForkProof | None:
+        """The first fork proof, if any."""
+        return self.forks[0] if self.forks else None
 
 
 def validate_run(
     state: FeedState,
     entries: Sequence[Entry],
     mode: Mode = Mode.CHAIN,
-    id_at: IdAt = _no_lookup,
-    entry_at: Callable[[int], Entry | None] | None = None,
+    *,
+    ids_at: IdsAt = _no_ids,
+    entry_of: EntryOf = _no_entry,
 ) -> RunResult:
     """Validate ``entries`` (one feed, ascending sequence) on top of ``state``.
 
-    Stops at the first invalid entry: what follows depends on it. The returned state
-    is the feed state after the accepted entries (and ``forked`` after a fork).
+    ``ids_at(seq)`` answers which entries the feed holds at a sequence; ``entry_of(id)``
+    gives a held entry for a fork proof. Stops at the first invalid entry: what follows
+    depends on it. The returned state is the feed state after the accepted entries.
     """
     author = state.author
+    group = state.group
     pending: list[Entry] = []
-    in_run: dict[int, Entry] = {}
+    is_fork: list[bool] = []
+    in_run: dict[int, list[bytes]] = {}  # seq -> ids taken earlier in this run
+    proofs: list[tuple[int, ForkProof]] = []  # (index in pending, proof)
     duplicates = 0
     error: ValidationError | None = None
-    fork: ForkProof | None = None
-    cur = state
+    top = state.seq  # highest sequence held or taken in the run
     stop_index = len(entries)
+
+    def known_at(seq: int) -> list[bytes]:
+        found = list(in_run.get(seq, ()))
+        if seq <= state.seq:
+            found.extend(ids_at(seq))
+            if seq == state.seq and state.head is not None:
+                found.append(state.head)
+        return found
+
     for index, entry in enumerate(entries):
-        if cur.forked:
-            error = ForkedFeed(
-                "feed is forked; no further entries are accepted from it",
-                feed=author, seq=entry.seq, entry=entry.id,
-            )
-            stop_index = index
-            break
+        seq = entry.seq
         if entry.author != author:
             error = WrongAuthor(
                 "entry is signed by another author than the feed's",
-                feed=author, seq=entry.seq, entry=entry.id,
+                feed=author, seq=seq, entry=entry.id,
             )
             stop_index = index
             break
-        if entry.group != state.group:
+        if entry.group != group:
             error = WrongGroup(
-                "entry belongs to another group", feed=author, seq=entry.seq, entry=entry.id
+                "entry belongs to another group", feed=author, seq=seq, entry=entry.id
             )
             stop_index = index
             break
-        seq = entry.seq
-        if seq <= cur.seq:
-            earlier = in_run.get(seq)
-            if earlier is not None:
-                known: bytes | None = earlier.id
-            else:
-                known = cur.head if seq == cur.seq else id_at(seq)
-            if known is None or known == entry.id:
+        if seq <= top:
+            if entry.id == state.head or entry.id in in_run.get(seq, ()):
                 duplicates += 1
                 continue
-            # A different entry at a sequence we hold: a fork if, and only if, the
-            # author really signed it. A forgery proves nothing and is just refused.
+            known = known_at(seq)
+            if not known or entry.id in known:
+                duplicates += 1  # held, or nothing known to tell it from
+                continue
+            # A different entry at a sequence held: a fork if, and only if, the author
+            # really signed it (then it is kept as a branch); a forgery proves nothing.
             if not entry.signature_ok():
                 error = BadSignature(
                     "signature does not verify (a different entry at a sequence already held)",
                     feed=author, seq=seq, entry=entry.id,
                 )
-            else:
-                first = earlier
-                if first is None and entry_at is not None:
-                    first = entry_at(seq)
-                fork = ForkProof(author, seq, first, known, entry)
-                error = Fork(
-                    f"fork: two different signed entries at sequence {seq}",
-                    feed=author, seq=seq, entry=entry.id,
-                )
-            stop_index = index
-            break
-        if seq != cur.seq + 1:
+                stop_index = index
+                break
+            first_id = min(known)
+            first = next((e for e in pending if e.id == first_id), None)
+            if first is None:
+                first = entry_of(first_id)
+            proofs.append((len(pending), ForkProof(author, seq, first, first_id, entry)))
+            pending.append(entry)
+            is_fork.append(True)
+            in_run.setdefault(seq, []).append(entry.id)
+            continue
+        if seq != top + 1:
             error = SequenceGap(
-                f"sequence {seq} does not follow {cur.seq}", feed=author, seq=seq, entry=entry.id
+                f"sequence {seq} does not follow {top}", feed=author, seq=seq, entry=entry.id
             )
             stop_index = index
             break
-        if entry.previous != cur.head:
-            expected = "nil" if cur.head is None else "the id of the entry before"
+        previous = entry.previous
+        if seq == 1:
+            linked = previous is None
+        elif previous is None:
+            linked = False
+        else:
+            linked = previous in in_run.get(seq - 1, ()) or (
+                seq - 1 == state.seq and previous == state.head
+            ) or (seq - 1 <= state.seq and previous in ids_at(seq - 1))
+        if not linked:
+            expected = "nil" if seq == 1 else "the id of an entry at the sequence before"
             error = WrongPrevious(
                 f"previous does not match: expected {expected}",
                 feed=author, seq=seq, entry=entry.id,
@@ -173,46 +206,67 @@ def validate_run(
             stop_index = index
             break
         pending.append(entry)
-        in_run[seq] = entry
-        cur = cur.advanced(entry)
+        is_fork.append(False)
+        in_run.setdefault(seq, []).append(entry.id)
+        top = seq
 
-    accepted, sig_error, vouched = _authenticate(pending, mode)
-    if sig_error is not None:
-        error, fork = sig_error, None
-        stop_index = len(accepted)  # everything from the bad entry on is rejected
+    bad_at, vouched = _authenticate(pending, is_fork, mode)
+    if bad_at is not None:
+        bad = pending[bad_at]
+        error = BadSignature(
+            "signature does not verify, and no later entry with a good signature vouches"
+            " for it", feed=bad.author, seq=bad.seq, entry=bad.id,
+        )
+        accepted = pending[:bad_at]
+        proofs = [(i, p) for i, p in proofs if i < bad_at]
+        vouched = [i for i in vouched if i < bad_at]
         rejected = len(entries) - duplicates - len(accepted)
     else:
+        accepted = pending
         rejected = len(entries) - stop_index if error is not None else 0
     new_state = state
-    if accepted:
-        new_state = state._replace(seq=accepted[-1].seq, head=accepted[-1].id)
-    if fork is not None:
+    for item in accepted:
+        new_state = new_state.advanced(item)
+    if proofs:
         new_state = new_state._replace(forked=True)
-    return RunResult(new_state, tuple(accepted), duplicates, error, fork, vouched, rejected)
+    return RunResult(
+        new_state, tuple(accepted), duplicates, error, tuple(p for _, p in proofs),
+        tuple(pending[i] for i in vouched), rejected,
+    )
 
 
 def _authenticate(
-    run: list[Entry], mode: Mode
-) -> tuple[list[Entry], ValidationError | None, tuple[Entry, ...]]:
-    """Split a hash-linked run into its authentic prefix and the first bad entry."""
+    run: list[Entry], is_fork: list[bool], mode: Mode
+) -> tuple[int | None, list[int]]:
+    """The index of the first entry of ``run`` that is not authentic (None: all are),
+    and, in FULL mode, the indices of entries authentic only by a later one's vouching.
+
+    Fork entries were taken for their own signature. Others are authentic when their
+    own signature verifies or an authentic entry of the run names them as previous:
+    walking from the highest sequence down, an entry already covered needs no check
+    (CHAIN), so only leaves, and the entries below a failing one, are verified.
+    """
     if not run:
-        return run, None, ()
-    if mode is Mode.CHAIN:
-        last_ok = len(run) - 1
-        while last_ok >= 0 and not run[last_ok].signature_ok():
-            last_ok -= 1
-        vouched: tuple[Entry, ...] = ()
-    else:
-        oks = [entry.signature_ok() for entry in run]
-        last_ok = len(run) - 1
-        while last_ok >= 0 and not oks[last_ok]:
-            last_ok -= 1
-        vouched = tuple(run[i] for i in range(last_ok) if not oks[i])
-    if last_ok == len(run) - 1:
-        return run, None, vouched
-    bad = run[last_ok + 1]
-    error = BadSignature(
-        "signature does not verify, and no later entry with a good signature vouches for it",
-        feed=bad.author, seq=bad.seq, entry=bad.id,
-    )
-    return run[: last_ok + 1], error, vouched
+        return None, []
+    covered: set[bytes] = set()
+    authentic = [False] * len(run)
+    vouched: list[int] = []
+    full = mode is Mode.FULL
+    for index in range(len(run) - 1, -1, -1):
+        item = run[index]
+        if is_fork[index]:
+            ok = True
+        elif full:
+            own = item.signature_ok()
+            ok = own or item.id in covered
+            if ok and not own:
+                vouched.append(index)
+        else:
+            ok = item.id in covered or item.signature_ok()
+        if ok:
+            authentic[index] = True
+            if item.previous is not None:
+                covered.add(item.previous)
+    vouched.reverse()
+    bad_at = next((i for i, ok in enumerate(authentic) if not ok), None)
+    return bad_at, vouched
