@@ -215,6 +215,6 @@ def _looks_old(data: bytes) -> bool:
     if len(data) < 8:
         return False
     length, crc = _old_unpack(data, 0)
-    return 0 < length <= 1 << 24 and 8 + length <= len(data) and (
-        _crc32(data[8 : 8 + length]) == crc
-    )
+    if not (0 < length <= 1 << 24 and 8 + length <= len(data)):
+        return False
+    return _crc32(data[8 : 8 + length]) == int(crc)

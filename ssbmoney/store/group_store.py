@@ -2,9 +2,10 @@
 
 Layout of a group directory::
 
-    entries.log    every accepted entry of every feed of the group, framed, in
-                   arrival order (the truth)
-    forks.log      fork proofs: framed msgpack [first entry | nil, second entry]
+    entries.log    ``framing.LOG_MAGIC``, then every accepted entry of every branch
+                   of every feed of the group, framed, in arrival order (the truth)
+    forks.log      ``framing.FORKS_MAGIC``, then fork proofs: framed msgpack
+                   [first entry | nil, second entry], at most one per feed and sequence
     index.sqlite   a cache of where each entry is, and each feed's head; rebuilt
                    from the logs whenever it is missing, damaged or behind
     lock           the lock file every writer takes (fcntl.flock, blocking)
@@ -25,6 +26,10 @@ The index trails the log: appends write and sync the log, and the rows describin
 them are written to SQLite at the next read, ``flush_index`` or ``close``, in one
 transaction. Any process can bring the index up to date from the log alone, which is
 how crash recovery, catching up with other writers and a full rebuild all work.
+
+A feed may hold several entries at one sequence (a fork: every branch is kept, so its
+money counts on every branch); the index maps (feed, sequence) to all of them. A home
+or log written by format 1 (no magic) is refused, and nothing in it is changed.
 """
 
 from __future__ import annotations
@@ -44,8 +49,10 @@ import msgpack
 from ssbmoney.core import entry as entry_mod
 from ssbmoney.core import framing
 from ssbmoney.core.entry import Entry
-from ssbmoney.core.errors import BadForkProof, BadInput, ForkedFeed, StoreError, ValidationError
+from ssbmoney.core.errors import BadForkProof, StoreError, ValidationError
 from ssbmoney.core.validate import FeedState, ForkProof, Mode, validate_run
+
+INDEX_FORMAT = 2
 
 LOG_NAME = "entries.log"
 FORKS_NAME = "forks.log"
@@ -97,9 +104,9 @@ class Store:
         self._lock_depth = 0
         self._log_fd = -1
         self._states: dict[bytes, FeedState] = {}
-        self._fork_at: dict[bytes, int] = {}  # feed -> the lowest sequence with a fork
+        self._proven: set[tuple[bytes, int]] = set()  # (feed, seq) with a fork proof
         self._forks_seen = -1  # size of forks.log when last read
-        self._end = 0  # log offset up to which self._states is current
+        self._end = framing.MAGIC_SIZE  # log offset up to which self._states is current
         self._pending: list[tuple[bytes, bytes, int, int, int]] = []
         self._db: sqlite3.Connection | None = None
         with self.locked():
@@ -108,8 +115,17 @@ class Store:
             )
             if new_dir:
                 fsync_dir(self.directory)
-            self._open_index()
-            self._catch_up()
+            try:
+                self._check_log_magic()
+                self._open_index()
+                self._catch_up()
+            except BaseException:
+                os.close(self._log_fd)
+                os.close(self._lock_fd)
+                self._log_fd = -1
+                if self._db is not None:
+                    self._db.close()
+                raise
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -146,6 +162,21 @@ class Store:
                 if self._lock_depth == 0:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
+    def _check_log_magic(self) -> None:
+        """Under the lock: start a new log with its magic (or finish one a crash left
+        half-started); refuse a log of another format, changing nothing."""
+        size = os.fstat(self._log_fd).st_size
+        head = os.pread(self._log_fd, min(size, framing.MAX_FRAME + 16), 0)
+        try:
+            framing.check_magic(head, framing.LOG_MAGIC, str(self._log_path))
+        except framing.FormatMismatch as err:
+            raise StoreError(err.message) from None
+        if size < framing.MAGIC_SIZE:
+            if size:
+                os.ftruncate(self._log_fd, 0)
+            os.write(self._log_fd, framing.LOG_MAGIC)
+            os.fsync(self._log_fd)
+
     # ---------------------------------------------------------------------- index
 
     def _open_index(self) -> None:
@@ -153,9 +184,13 @@ class Store:
         try:
             self._db = self._connect(path)
             row = self._db.execute("SELECT value FROM meta WHERE key='log_end'").fetchone()
-            indexed_end = int(row[0]) if row else 0
+            fmt = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+            indexed_end = int(row[0]) if row else framing.MAGIC_SIZE
+            if row is not None and (fmt is None or int(fmt[0]) != INDEX_FORMAT):
+                raise sqlite3.DatabaseError("index of another format")
             if indexed_end > os.fstat(self._log_fd).st_size:
                 raise sqlite3.DatabaseError("index is ahead of the log")
+            indexed_end = max(indexed_end, framing.MAGIC_SIZE)
             self._load_index(indexed_end)
         except sqlite3.DatabaseError:
             self._rebuild_index_file(path)
@@ -175,7 +210,7 @@ class Store:
             Path(str(path) + suffix).unlink(missing_ok=True)
         self._db = self._connect(path)
         self._states = {}
-        self._end = 0
+        self._end = framing.MAGIC_SIZE
         self._pending = []
         self._forks_seen = -1  # states were dropped: mark the forked feeds again
 
@@ -209,7 +244,8 @@ class Store:
                 touched = {row[1] for row in self._pending}
                 db.executemany(
                     "INSERT INTO feeds VALUES (?, ?, ?) ON CONFLICT(feed) DO UPDATE SET"
-                    " seq=excluded.seq, head=excluded.head WHERE excluded.seq > feeds.seq",
+                    " seq=excluded.seq, head=excluded.head WHERE excluded.seq > feeds.seq"
+                    " OR (excluded.seq = feeds.seq AND excluded.head < feeds.head)",
                     [(f, self._states[f].seq, self._states[f].head) for f in touched],
                 )
                 db.execute(
@@ -217,6 +253,7 @@ class Store:
                     " value=max(value, excluded.value)",
                     (self._end,),
                 )
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (INDEX_FORMAT,))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -255,7 +292,7 @@ class Store:
         """Refuse to go on when what stops a scan at ``offset`` is not a torn tail:
         whole frames after it mean damage inside the log, and cutting there would
         throw away entries that were acknowledged."""
-        found = framing.whole_frame_after(rest, 0)
+        found = framing.next_frame(rest, 0)
         if found is not None:
             raise StoreError(
                 f"{self._log_path} is damaged at offset {offset}, with whole entries after"
@@ -265,11 +302,10 @@ class Store:
 
     def _note(self, entry: Entry, offset: int, length: int) -> None:
         old = self._states.get(entry.author)
-        if old is None or entry.seq > old.seq:
-            forked = old.forked if old is not None else False
-            self._states[entry.author] = FeedState(
-                entry.author, self.group, entry.seq, entry.id, forked
-            )
+        if old is None:
+            self._states[entry.author] = FeedState(entry.author, self.group, entry.seq, entry.id)
+        elif entry.seq >= old.seq:
+            self._states[entry.author] = old.advanced(entry)
         self._pending.append((entry.id, entry.author, entry.seq, offset, length))
 
     def _forks_size(self) -> int:
@@ -288,7 +324,7 @@ class Store:
             self._mark_forked(proof.author, proof.seq)
 
     def _mark_forked(self, author: bytes, seq: int) -> None:
-        self._fork_at[author] = min(seq, self._fork_at.get(author, seq))
+        self._proven.add((author, seq))
         state = self._states.get(author) or FeedState(author, self.group)
         self._states[author] = state._replace(forked=True)
 
@@ -326,13 +362,13 @@ class Store:
         """Sign and durably append entries to our own feed, as one batch.
 
         ``claimed_ms`` is the timestamp to claim (or a clock to ask once per batch);
-        it is shown to people and never decides anything.
+        it is shown to people and never decides anything. On a forked feed the new
+        entries extend its head (the tip of its longest branch): never a second entry
+        at a sequence held.
         """
         with self.locked():
             self._refresh()
             state = self._states.get(author) or FeedState(author, self.group)
-            if state.forked:
-                raise BadInput("this feed is forked; it cannot be written to")
             stamp = claimed_ms() if callable(claimed_ms) else claimed_ms
             create, header = entry_mod.create, framing.header
             scratch = entry_mod.SignScratch()
@@ -356,15 +392,17 @@ class Store:
                 return made
             self._write_frames(frames)
             self._pending.extend(rows)
-            self._states[author] = FeedState(author, group, seq, head, False)
+            self._states[author] = FeedState(author, group, seq, head, state.forked)
             return made
 
     def ingest(self, entries: Iterable[Entry], mode: Mode = Mode.CHAIN) -> IngestReport:
         """Validate entries from elsewhere and durably keep the valid ones.
 
-        Entries may come from many feeds in any order; each feed's run is sorted and
-        validated on top of what we hold. Invalid entries are refused with typed
-        errors and change nothing; a fork is kept as a proof and stops the feed.
+        Entries may come from many feeds in any order; each feed's run is sorted (by
+        sequence, then id) and validated on top of what we hold. Invalid entries are
+        refused with typed errors and change nothing; a validly signed second entry at
+        a sequence held is kept as a branch, and the first proof of a fork at each
+        sequence is kept in ``forks.log``.
         """
         by_feed: dict[bytes, list[Entry]] = {}
         for item in entries:
@@ -376,49 +414,47 @@ class Store:
         with self.locked():
             self._refresh()
             for author, run in by_feed.items():
-                run.sort(key=lambda e: e.seq)
+                run.sort(key=_seq_then_id)
                 state = self._states.get(author) or FeedState(author, self.group)
-                fork_at = self._fork_at.get(author)
-                beyond: list[Entry] = []
-                if fork_at is not None:
-                    # The record is ambiguous from the fork on: those entries are
-                    # refused (the proof stands for them). Before it the feed is
-                    # undisputed and still taken in, so every home can hold the same.
-                    beyond = [e for e in run if e.seq >= fork_at]
-                    run = [e for e in run if e.seq < fork_at]
-                    state = state._replace(forked=False)
                 result = validate_run(
                     state,
                     run,
                     mode,
-                    id_at=functools.partial(self._id_at, author),
-                    entry_at=functools.partial(self._entry_at, author),
+                    ids_at=functools.partial(self.ids_at, author),
+                    entry_of=self.get,
                 )
                 accepted.extend(result.accepted)
                 duplicates += result.duplicates
                 if result.error is not None:
                     errors.append(result.error)
-                elif beyond:
-                    errors.append(ForkedFeed(
-                        "feed is forked; no entries from the fork on are accepted",
-                        feed=author, seq=beyond[0].seq, entry=beyond[0].id))
-                if result.fork is not None:
-                    forks.append(result.fork)
+                forks.extend(result.forks)
             if accepted:
                 offsets = self._write([e.raw for e in accepted])
                 for item, offset in zip(accepted, offsets, strict=True):
                     self._note(item, offset, len(item.raw))
-            if forks:
-                self._write_forks(forks)
+            fresh = self._unproven(forks)
+            if fresh:
+                self._write_forks(fresh)
         return IngestReport(tuple(accepted), duplicates, tuple(errors), tuple(forks))
+
+    def _unproven(self, forks: Iterable[ForkProof]) -> list[ForkProof]:
+        """The proofs of forks at a (feed, sequence) not proven yet, one for each."""
+        fresh: list[ForkProof] = []
+        seen = set(self._proven)
+        for proof in forks:
+            if (proof.author, proof.seq) not in seen:
+                seen.add((proof.author, proof.seq))
+                fresh.append(proof)
+        return fresh
 
     def ingest_fork_proofs(
         self, pairs: Iterable[tuple[Entry, Entry]]
     ) -> tuple[int, list[ValidationError]]:
         """Keep fork proofs learnt from elsewhere (an export, a peer): each must be two
         different entries of one feed of this group at one sequence, both validly
-        signed. Returns how many were new, and the errors of those refused."""
-        fresh: list[ForkProof] = []
+        signed. Returns how many were new, and the errors of those refused. (The
+        entries themselves are taken in by ``ingest``, like any other.)"""
+        found: list[ForkProof] = []
         errors: list[ValidationError] = []
         with self.locked():
             self._refresh()
@@ -431,9 +467,8 @@ class Store:
                         " one feed of this group at one sequence",
                         feed=second.author, seq=second.seq, entry=second.id))
                     continue
-                if self._fork_at.get(first.author, first.seq + 1) <= first.seq:
-                    continue  # a fork at or before this one is known already
-                fresh.append(ForkProof(first.author, first.seq, first, first.id, second))
+                found.append(ForkProof(first.author, first.seq, first, first.id, second))
+            fresh = self._unproven(found)
             if fresh:
                 self._write_forks(fresh)
         return len(fresh), errors
@@ -441,19 +476,28 @@ class Store:
     def _write_forks(self, forks: Sequence[ForkProof]) -> None:
         fd = os.open(self._forks_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            # Under the lock: cut a proof torn by a crash (never acknowledged), or every
-            # proof appended after it would be unreadable and its feed open again.
             size = os.fstat(fd).st_size
-            good = framing.good_end(os.pread(fd, size, 0))
-            if good < size:
-                os.ftruncate(fd, good)
-            data = b"".join(
+            data = os.pread(fd, size, 0)
+            try:
+                framing.check_magic(data, framing.FORKS_MAGIC, str(self._forks_path))
+            except framing.FormatMismatch as err:
+                raise StoreError(err.message) from None
+            if size < framing.MAGIC_SIZE:
+                os.ftruncate(fd, 0)
+                os.write(fd, framing.FORKS_MAGIC)
+            else:
+                # Under the lock: cut a proof torn by a crash (never acknowledged), or
+                # every proof appended after it would be unreadable.
+                good = framing.good_end(data, framing.MAGIC_SIZE)
+                if good < size:
+                    os.ftruncate(fd, good)
+            out = b"".join(
                 framing.frame(
                     msgpack.packb([p.first.raw if p.first else None, p.second.raw])
                 )
                 for p in forks
             )
-            os.write(fd, data)
+            os.write(fd, out)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -492,25 +536,34 @@ class Store:
                 self.rebuild_index()
         raise AssertionError("unreachable")
 
-    def _id_at(self, author: bytes, seq: int) -> bytes | None:
+    def ids_at(self, author: bytes, seq: int) -> set[bytes]:
+        """The ids of the entries ``author``'s feed holds at ``seq`` (several after a
+        fork; none when it holds none)."""
         rows = self._query("SELECT id FROM entries WHERE feed=? AND seq=?", (author, seq))
-        return bytes(rows[0][0]) if rows else None
+        return {bytes(row[0]) for row in rows}
 
-    def _entry_at(self, author: bytes, seq: int) -> Entry | None:
+    def entries_at(self, author: bytes, seq: int) -> list[Entry]:
+        """The entries ``author``'s feed holds at ``seq``, by id."""
         rows = self._query(
-            "SELECT offset, length FROM entries WHERE feed=? AND seq=?", (author, seq)
+            "SELECT offset, length FROM entries WHERE feed=? AND seq=? ORDER BY id",
+            (author, seq),
         )
-        return self._read_at(rows[0][0], rows[0][1]) if rows else None
+        return [self._read_at(offset, length) for offset, length in rows]
+
+    def has(self, digest: bytes) -> bool:
+        return bool(self._query("SELECT 1 FROM entries WHERE id=?", (digest,)))
 
     def heads(self) -> dict[bytes, FeedState]:
-        """Every feed's state (sequence, head id, forked), up to date."""
+        """Every feed's state (highest sequence, head id, forked), up to date. The head
+        is the tip of the longest branch (highest sequence; ties: the lowest id)."""
         with self.locked():
             self._refresh()
             return dict(self._states)
 
     def feed_entries(self, author: bytes, from_seq: int = 1) -> list[Entry]:
+        """The feed's entries from ``from_seq`` on, every branch, by sequence then id."""
         rows = self._query(
-            "SELECT offset, length FROM entries WHERE feed=? AND seq>=? ORDER BY seq",
+            "SELECT offset, length FROM entries WHERE feed=? AND seq>=? ORDER BY seq, id",
             (author, from_seq),
         )
         return [self._read_at(offset, length) for offset, length in rows]
@@ -522,15 +575,41 @@ class Store:
     def count(self) -> int:
         return int(self._query("SELECT count(*) FROM entries")[0][0])
 
+    def read_from(self, offset: int) -> tuple[list[Entry], int]:
+        """The entries appended to the log from ``offset`` on (0: from the start), in
+        arrival order, and the offset to resume from next time."""
+        with self.locked():
+            self._refresh()
+            end = self._end
+        start = max(offset, framing.MAGIC_SIZE)
+        if start > end:
+            raise StoreError(
+                f"{self._log_path}: offset {offset} is beyond the end of the log ({end})"
+            )
+        if start == end:
+            return [], end
+        data = os.pread(self._log_fd, end - start, start)
+        decode = entry_mod.decode
+        out: list[Entry] = []
+        pos = 0
+        for rel, payload in framing.scan(data):
+            out.append(decode(payload))
+            pos = rel + framing.HEADER_SIZE + len(payload)
+        if pos != len(data):
+            raise StoreError(
+                f"{self._log_path}: offset {offset} is not where an entry starts"
+            )
+        return out, end
+
     def all_entries(self) -> Iterator[Entry]:
-        """Every entry, in log (arrival) order, read straight from the log."""
+        """Every entry of every branch, in log (arrival) order, read from the log."""
         with self.locked():
             self._refresh()
             end = self._end
         data = os.pread(self._log_fd, end, 0)
         decode = entry_mod.decode
-        pos = 0
-        for offset, payload in framing.scan(data):
+        pos = framing.MAGIC_SIZE
+        for offset, payload in framing.scan(data, framing.MAGIC_SIZE):
             yield decode(payload)
             pos = offset + framing.HEADER_SIZE + len(payload)
         if pos < end:
@@ -538,14 +617,23 @@ class Store:
             raise StoreError(f"{self._log_path} is damaged at offset {pos}")
 
     def forks(self) -> list[ForkProof]:
+        """The fork proofs held: two entries each, at most one per feed and sequence."""
         if not self._forks_path.exists():
             return []
         data = self._forks_path.read_bytes()
+        try:
+            framing.check_magic(data, framing.FORKS_MAGIC, str(self._forks_path))
+        except framing.FormatMismatch as err:
+            raise StoreError(err.message) from None
         proofs = []
-        for _offset, payload in framing.scan(data):
+        for _offset, payload in framing.scan(data, framing.MAGIC_SIZE):
             first_raw, second_raw = msgpack.unpackb(payload)
             second = entry_mod.decode(second_raw)
             first = entry_mod.decode(first_raw) if first_raw is not None else None
             first_id = first.id if first is not None else b""
             proofs.append(ForkProof(second.author, second.seq, first, first_id, second))
         return proofs
+
+
+def _seq_then_id(item: Entry) -> tuple[int, bytes]:
+    return item.seq, item.id
