@@ -1,9 +1,11 @@
 """Audit, export and import: feeds as files an auditor or a USB stick can carry.
 
 An *export* is a folder with one sub-folder per group (named by the group id in hex)
-holding one ``<feed key hex>.feed`` file per feed (its entries in sequence order,
-framed as in the store's log) and, where there are any, ``forks.proof`` (framed
-fork proofs). It holds no keys: content stays sealed.
+holding one ``<feed key hex>.feed`` file per feed (the entries of every branch, by
+sequence then id, after ``framing.LOG_MAGIC`` and framed as in the store's log) and,
+where there are any, ``forks.proof`` (``framing.FORKS_MAGIC``, then framed fork
+proofs). It holds no keys: content stays sealed. Files of an older format are refused
+whole.
 
 An *audit* replays every feed under a home or an export in FULL mode (every
 signature checked) and reports what is valid, what is not and where; with a group's
@@ -20,7 +22,7 @@ from typing import Any
 import msgpack
 
 from ssbmoney.core import entry as entry_mod
-from ssbmoney.core import framing
+from ssbmoney.core import framing, money
 from ssbmoney.core.entry import Entry, entry_id, feed_id
 from ssbmoney.core.errors import BadInput, ValidationError
 from ssbmoney.core.group import GroupKeys
@@ -32,11 +34,19 @@ FEED_SUFFIX = ".feed"
 FORKS_FILE = "forks.proof"
 
 
+def json_int(value: int | None) -> int | None:
+    """``value`` when every JSON reader keeps it exact, else None (a crafted sequence
+    number can be up to 2^64 - 1)."""
+    if value is None or -money.MAX_JSON_INT <= value <= money.MAX_JSON_INT:
+        return value
+    return None
+
+
 def error_row(err: ValidationError, feed: bytes | None = None) -> dict[str, Any]:
     where = err.feed if err.feed is not None else feed
     return {
         "feed": feed_id(where) if where is not None else None,
-        "seq": err.seq,
+        "seq": json_int(err.seq),
         "entry": entry_id(err.entry) if err.entry is not None else None,
         "kind": err.kind,
         "message": err.message,
@@ -66,36 +76,45 @@ class _GroupData:
 
 
 def _frames(
-    path: Path, data_errors: list[dict[str, Any]], feed: bytes | None, torn_ok: bool = False
+    path: Path,
+    data_errors: list[dict[str, Any]],
+    feed: bytes | None,
+    torn_ok: bool = False,
+    magic: bytes = framing.LOG_MAGIC,
 ) -> list[bytes]:
-    """Payloads of a framed file, reading on past damage to every whole frame after it.
+    """Payloads of a framed file, reading on past damage to every whole frame after it
+    (in linear time).
 
     A home's log may end in a torn, never acknowledged frame left by a crash
     (``torn_ok``): the next writer cuts it, and it is no error. Damage anywhere else
-    is reported, with how many bytes were skipped and where reading resumed.
+    is reported, with how many bytes were skipped and where reading resumed. A file
+    of another format is refused whole (BadInput).
     """
     data = path.read_bytes()
-    payloads: list[bytes] = []
-    pos = 0
-    while True:
-        for offset, payload in framing.scan(data, pos):
-            payloads.append(payload)
-            pos = offset + framing.HEADER_SIZE + len(payload)
-        if pos >= len(data):
-            return payloads
-        resume = framing.whole_frame_after(data, pos)
+    try:
+        framing.check_magic(data, magic, str(path))
+    except framing.FormatMismatch as err:
+        raise BadInput(err.message) from None
+    frames, damage = framing.read_all(data, framing.MAGIC_SIZE)
+    for pos, resume in damage:
         if resume is None and torn_ok:
-            return payloads
+            break
         skipped = (resume if resume is not None else len(data)) - pos
         data_errors.append({
             "feed": feed_id(feed) if feed else None, "seq": None, "entry": None,
             "kind": "damaged_file",
-            "message": f"{path}: {skipped} bytes at offset {pos} are not whole frames"
+            "message": f"{path}: damaged at offset {pos}, {count_of(skipped, 'byte')} that"
+            " are not whole frames skipped"
             + (f"; read on from offset {resume}" if resume is not None else ""),
         })
-        if resume is None:
-            return payloads
-        pos = resume
+    return [payload for _offset, payload in frames]
+
+
+def count_of(n: int, word: str) -> str:
+    """``1 entry``, ``2 entries``, ``1 feed``, ``0 feeds``."""
+    if n == 1:
+        return f"1 {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
 
 
 def _read_proofs(path: Path, data_errors: list[dict[str, Any]]) -> list[tuple[Entry, Entry]]:
@@ -103,7 +122,8 @@ def _read_proofs(path: Path, data_errors: list[dict[str, Any]]) -> list[tuple[En
     if not path.exists():
         return []
     out = []
-    for index, payload in enumerate(_frames(path, data_errors, None)):
+    for index, payload in enumerate(_frames(path, data_errors, None,
+                                            magic=framing.FORKS_MAGIC)):
         try:
             first_raw, second_raw = msgpack.unpackb(payload)
             out.append((entry_mod.decode(first_raw), entry_mod.decode(second_raw)))
@@ -136,7 +156,7 @@ def collect(path: Path) -> list[_GroupData]:
         log = child / LOG_NAME
         if log.exists():
             data.take(_frames(log, data.errors, None, torn_ok=True), None, str(log))
-            data.proofs = _read_proofs(child / FORKS_NAME, data.errors)
+            data.proofs = _read_proofs(child / FORKS_NAME, data.errors)  # before feeds
         for feed_file in sorted(child.glob("*" + FEED_SUFFIX)):
             try:
                 feed: bytes | None = bytes.fromhex(feed_file.stem)
@@ -162,45 +182,41 @@ def audit(path: Path, keys_by_group: dict[bytes, tuple[GroupKeys, str]]) -> dict
     for data in collect(path):
         errors.extend(data.errors)
         valid_entries: list[Entry] = []
-        fork_points: dict[bytes, int] = {}
         for feed, items in sorted(data.feeds.items()):
             total_feeds += 1
             total_entries += len(items)
-            items.sort(key=lambda e: e.seq)
+            items.sort(key=lambda e: (e.seq, e.id))
             result = validate_run(FeedState(feed, data.group), items, Mode.FULL)
             valid_entries.extend(result.accepted)
             if result.error is not None:
                 row = error_row(result.error, feed)
                 if result.rejected > 1:
-                    row["message"] += f" ({result.rejected - 1} later entries not accepted)"
-                if result.fork is not None:
-                    forks.append(_fork_row(result.fork.author, result.fork.seq,
-                                           result.fork.first_id, result.fork.second.id))
-                    fork_points[feed] = result.fork.seq
-                else:
-                    errors.append(row)
+                    later = count_of(result.rejected - 1, "later entry")
+                    row["message"] += f" ({later} not accepted)"
+                errors.append(row)
+            for proof in result.forks:
+                row = _fork_row(proof.author, proof.seq, proof.first_id, proof.second.id)
+                if row not in forks:
+                    forks.append(row)
             vouched.extend(
-                {"feed": feed_id(feed), "seq": e.seq, "entry": entry_id(e.id)}
+                {"feed": feed_id(feed), "seq": json_int(e.seq), "entry": entry_id(e.id)}
                 for e in result.vouched
             )
         for first, second in data.proofs:
             if not proves_fork(first, second, data.group):
-                errors.append({"feed": feed_id(second.author), "seq": second.seq,
+                errors.append({"feed": feed_id(second.author), "seq": json_int(second.seq),
                                "entry": entry_id(second.id), "kind": "bad_fork_proof",
                                "message": "a fork proof that does not prove a fork"})
                 continue
-            author, seq, first_id, second_id = first.author, first.seq, first.id, second.id
-            fork_points[author] = min(seq, fork_points.get(author, seq))
-            row = _fork_row(author, seq, first_id, second_id)
+            row = _fork_row(first.author, first.seq, first.id, second.id)
             if row not in forks:
                 forks.append(row)
         report: dict[str, Any] = {"group": data.group.hex(), "state_hash": None}
         known = keys_by_group.get(data.group)
         if known is not None:
+            # The ledger finds the forks in the entries of every branch it is given.
             ledger = Ledger(known[0], known[1])
             ledger.add_all(valid_entries)
-            for author, seq in fork_points.items():
-                ledger.add_fork(author, seq)
             view = ledger.view()
             report.update({k: view[k] for k in (
                 "state_hash", "currency", "balance", "deposited", "spent", "committed",
@@ -220,7 +236,7 @@ def audit(path: Path, keys_by_group: dict[bytes, tuple[GroupKeys, str]]) -> dict
 
 def _fork_row(author: bytes, seq: int, first: bytes, second: bytes) -> dict[str, Any]:
     ids = sorted([entry_id(first), entry_id(second)])
-    return {"feed": feed_id(author), "seq": seq, "entries": ids}
+    return {"feed": feed_id(author), "seq": json_int(seq), "entries": ids}
 
 
 def proves_fork(first: Entry, second: Entry, group: bytes) -> bool:
@@ -231,7 +247,7 @@ def proves_fork(first: Entry, second: Entry, group: bytes) -> bool:
 
 
 def export(stores: Iterable[Store], out: Path) -> dict[str, int]:
-    """Write each store's feeds, one file per feed, under ``out``."""
+    """Write each store's feeds, one file per feed (every branch), under ``out``."""
     out = Path(out)
     feeds = entries = 0
     for store in stores:
@@ -241,14 +257,14 @@ def export(stores: Iterable[Store], out: Path) -> dict[str, int]:
         for item in store.all_entries():
             by_feed.setdefault(item.author, []).append(item)
         for feed, items in by_feed.items():
-            items.sort(key=lambda e: e.seq)
-            _write_file(folder / (feed.hex() + FEED_SUFFIX),
-                        b"".join(framing.frame(e.raw) for e in items))
+            items.sort(key=lambda e: (e.seq, e.id))
+            _write_file(folder / (feed.hex() + FEED_SUFFIX), framing.LOG_MAGIC
+                        + b"".join(framing.frame(e.raw) for e in items))
             feeds += 1
             entries += len(items)
         proofs = store.forks()
         if proofs:
-            _write_file(folder / FORKS_FILE, b"".join(
+            _write_file(folder / FORKS_FILE, framing.FORKS_MAGIC + b"".join(
                 framing.frame(msgpack.packb([p.first.raw if p.first else None, p.second.raw]))
                 for p in proofs))
         fsync_dir(folder)
