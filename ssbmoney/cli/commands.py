@@ -194,12 +194,16 @@ def cmd_audit(home: Home, args: argparse.Namespace) -> Result:
             sys.stderr.write(f"ssbmoney: note: group keys not read ({unread.message}); "
                              "auditing integrity only\n")
     report = audit_mod.audit(args.path, keys)
-    lines = [f"{'valid' if report['valid'] else 'INVALID'}: {report['feeds']} feeds, "
-             f"{report['entries']} entries"]
+    count_of = audit_mod.count_of
+    lines = [f"{'valid' if report['valid'] else 'INVALID'}: "
+             f"{count_of(report['feeds'], 'feed')}, {count_of(report['entries'], 'entry')}"]
     for err in report["errors"]:
-        lines.append(f"  error {err['kind']} in {err['feed']} at {err['seq']}: {err['message']}")
+        where = f" in {err['feed']}" if err["feed"] is not None else ""
+        at = f" at seq {err['seq']}" if err["seq"] is not None else ""
+        lines.append(f"  error {err['kind']}{where}{at}: {err['message']}")
     for fork in report["forks"]:
-        lines.append(f"  fork in {fork['feed']} at {fork['seq']}")
+        at = f" at seq {fork['seq']}" if fork["seq"] is not None else ""
+        lines.append(f"  fork in {fork['feed']}{at}: every branch is kept and counted")
     for grp in report["groups"]:
         lines.append(f"  group {grp['group'][:12]} state hash {grp['state_hash'] or '(no key)'}")
     return report, "\n".join(lines), 0 if report["valid"] else 3
@@ -218,7 +222,9 @@ def cmd_export(home: Home, args: argparse.Namespace) -> Result:
     finally:
         for store in stores:
             store.close()
-    return counts, f"exported {counts['entries']} entries in {counts['feeds']} feeds", 0
+    text = (f"exported {audit_mod.count_of(counts['entries'], 'entry')} in "
+            f"{audit_mod.count_of(counts['feeds'], 'feed')}")
+    return counts, text, 0
 
 
 def cmd_import(home: Home, args: argparse.Namespace) -> Result:
@@ -234,8 +240,9 @@ def cmd_import(home: Home, args: argparse.Namespace) -> Result:
             continue
         errors.extend(data.errors)
         with home.store(info) as store:
-            # Entries first: before a fork its feed is undisputed and still taken in.
-            report = store.ingest(e for items in data.feeds.values() for e in items)
+            # Every branch is taken in (a proof's entries too), then the proofs.
+            report = store.ingest([*(e for items in data.feeds.values() for e in items),
+                                   *(e for pair in data.proofs for e in pair)])
             new_forks, bad_proofs = store.ingest_fork_proofs(data.proofs)
         received += len(report.accepted)
         forks += new_forks + len(report.forks)
@@ -245,14 +252,16 @@ def cmd_import(home: Home, args: argparse.Namespace) -> Result:
         raise BadInput(f"{args.folder} holds no group this home belongs to")
     result: dict[str, Any] = {"received": received, "duplicates": duplicates, "forks": forks,
                               "errors": errors, "skipped_groups": skipped}
-    text = f"received {received} entries ({duplicates} already here)"
+    count_of = audit_mod.count_of
+    text = f"received {count_of(received, 'entry')} ({duplicates} already here)"
     if forks:
-        text += f"; {forks} new fork proofs: those feeds count only up to their fork"
+        text += (f"; {count_of(forks, 'new fork proof')}: every branch of a forked feed is"
+                 " kept and counted")
     if errors:
         refused = "; ".join(e["message"] for e in errors[:3])
         text += f"; refused {len(errors)}: {refused}"
-        result["error"] = {"kind": "refused",
-                           "message": f"refused {len(errors)} invalid entries: {refused}"}
+        result["error"] = {"kind": "refused", "message":
+                           f"refused {count_of(len(errors), 'invalid entry')}: {refused}"}
     return result, text, 1 if errors else 0
 
 
