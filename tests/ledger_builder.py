@@ -169,7 +169,7 @@ class World:
     def propose(
         self,
         who: Person,
-        amount: int,
+        amount: int | None,
         title: str = "a proposal",
         *,
         payee: str = "",
@@ -178,6 +178,8 @@ class World:
         add_member: Person | bytes | None = None,
     ) -> Entry:
         added = add_member.identity.public if isinstance(add_member, Person) else add_member
+        if added is not None:
+            amount = None  # an admission carries no amount
         return self.write(who, msg.Proposal(title, amount, payee, category, closes_ms, added))
 
     def vote(self, who: Person, proposal: Ref, choice: str, comment: str = "") -> Entry:
@@ -189,14 +191,23 @@ class World:
         proposal: Ref,
         cut: Mapping[Person | bytes, int] | Iterable[tuple[bytes, int]] | None = None,
     ) -> Entry:
-        """Close on the heads ``who`` has seen, or on ``cut`` (feed -> sequence)."""
+        """Close on the heads ``who`` has seen, or on ``cut`` (feed -> sequence); each
+        head is named with its entry id, as a cut does."""
         if cut is None:
             heads = dict(who.seen)
         elif isinstance(cut, Mapping):
             heads = {(k.feed.public if isinstance(k, Person) else k): s for k, s in cut.items()}
         else:
             heads = dict(cut)
-        return self.write(who, msg.Close(ref(proposal), tuple(sorted(heads.items()))))
+        return self.write(who, msg.Close(ref(proposal), tuple(sorted(
+            (feed, seq, self.id_at(feed, seq)) for feed, seq in heads.items() if seq > 0))))
+
+    def id_at(self, feed: bytes, seq: int) -> bytes:
+        """The id of the entry at ``seq`` of a feed (a made-up id beyond its head)."""
+        for p in self.people:
+            if p.feed.public == feed and 0 < seq <= p.head:
+                return p.entries[seq - 1].id
+        return hashlib.sha256(b"no such entry" + feed + seq.to_bytes(8, "big")).digest()
 
     def spend(
         self, who: Person, proposal: Ref, amount: int, payee: str = "", note: str = ""
@@ -233,8 +244,6 @@ class World:
                forks: Iterable[tuple[bytes, int]] = ()) -> Ledger:
         led = Ledger(self.keys)
         led.add_all(self.entries if entries is None else entries)
-        for feed, seq in forks:
-            led.add_fork(feed, seq)
         return led
 
     def view(self, entries: Iterable[Entry] | None = None,

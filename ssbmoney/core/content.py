@@ -6,6 +6,13 @@ fields). Arrays, not maps: the fold parses 100,000 of them a second, and a map's
 keys cost twice the rest. ``parse`` turns bytes into one frozen record or raises
 ``BadContent`` naming what is wrong; the fold flags such entries rather than
 guessing. Amounts are integers in minor units, always.
+
+Anything at all may arrive here, sealed by anyone holding the invite: ``parse`` never
+raises anything but ``BadContent``, whatever the value's type, depth or size.
+
+A vote's choice is a one-byte code (``CHOICE_CODES``), so that with the padding of
+sealed content (``ssbmoney.core.group``) its size cannot tell the choice. A close's
+cut is a list of ``[feed key, sequence, entry id]`` heads (see ``ssbmoney.core.decide``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,13 @@ from nacl.exceptions import BadSignatureError
 from ssbmoney.core.money import MAX_AMOUNT
 
 CHOICES = ("yes", "no", "abstain", "block")
+CHOICE_CODES = {choice: code for code, choice in enumerate(CHOICES)}
+"""On the wire a choice is its index: one byte whichever it is."""
+MAX_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z: the last moment any date we show can name."""
+MAX_SEQ = 2**53 - 1
+"""Above any real sequence; keeps every number we print exact in any JSON reader."""
+MAX_CUT = 4096
 JOIN_CONTEXT = b"ssbmoney-join-v1"
 MAX_TEXT = 2000
 
@@ -54,7 +68,7 @@ class Deposit(NamedTuple):
 
 class Proposal(NamedTuple):
     title: str
-    amount: int
+    amount: int | None  # None exactly for an admission: it is never spent
     payee: str
     category: str
     closes_ms: int | None
@@ -69,7 +83,7 @@ class Vote(NamedTuple):
 
 class Close(NamedTuple):
     proposal: bytes
-    cut: tuple[tuple[bytes, int], ...]  # (feed key, sequence) for every head seen, sorted
+    cut: tuple[tuple[bytes, int, bytes], ...]  # (feed key, sequence, entry id) per head seen
 
 
 class Spend(NamedTuple):
@@ -102,9 +116,11 @@ def encode(message: Message) -> bytes:
     body: list[Any] = [_TYPES[type(message)]]
     for key, value in message._asdict().items():
         if key == "cut":
-            value = [list(pair) for pair in value]
+            value = [list(head) for head in value]
         elif key == "members":
             value = list(value)
+        elif key == "choice":
+            value = CHOICE_CODES.get(value, value)
         body.append(value)
     data: bytes = msgpack.packb(body)
     parse(data)
@@ -177,10 +193,10 @@ def _amount(body: dict[str, Any]) -> int:
     return value
 
 
-def _optional_uint(body: dict[str, Any], key: str) -> int | None:
+def _optional_uint(body: dict[str, Any], key: str, limit: int = MAX_SEQ) -> int | None:
     value = body.get(key)
-    if value is not None and (type(value) is not int or value < 0):
-        raise BadContent(f"{key} must be a non-negative integer or absent")
+    if value is not None and (type(value) is not int or not 0 <= value <= limit):
+        raise BadContent(f"{key} must be an integer from 0 to {limit}, or absent")
     return value
 
 
@@ -188,8 +204,8 @@ def _vote(body: list[Any]) -> Message:
     # The most common message: read from the array, its checks written out.
     if len(body) < 4:
         raise BadContent("a vote is [type, proposal, choice, comment]")
-    proposal, choice, comment = body[1], body[2], body[3]
-    if choice not in CHOICES:
+    proposal, code, comment = body[1], body[2], body[3]
+    if type(code) is not int or not 0 <= code < 4:
         raise BadContent(f"vote must be one of {', '.join(CHOICES)}")
     if type(proposal) is not bytes or len(proposal) != 32:
         raise BadContent("proposal must be 32 bytes")
@@ -197,7 +213,7 @@ def _vote(body: list[Any]) -> Message:
         raise BadContent(f"comment must be text of at most {MAX_TEXT} characters")
     if not (comment.isascii() and comment.isprintable()) and _CONTROL_IN_TEXT.search(comment):
         raise BadContent("comment must not hold control characters")
-    return _new(Vote, (proposal, choice, comment))  # the hottest record: see entry._new
+    return _new(Vote, (proposal, CHOICES[code], comment))  # the hottest record: see entry._new
 
 
 def _deposit(body: dict[str, Any]) -> Message:
@@ -213,21 +229,28 @@ def _proposal(body: dict[str, Any]) -> Message:
     add = body.get("add_member")
     if add is not None:
         add = _key(body, "add_member")
-    return Proposal(_text(body, "title", True), _amount(body), _text(body, "payee"),
-                    _text(body, "category"), _optional_uint(body, "closes_ms"), add)
+        if body.get("amount") is not None:
+            raise BadContent("an admission carries no amount")
+        amount = None
+    else:
+        amount = _amount(body)
+    return Proposal(_text(body, "title", True), amount, _text(body, "payee"),
+                    _text(body, "category"), _optional_uint(body, "closes_ms", MAX_MS), add)
 
 
 def _close(body: dict[str, Any]) -> Message:
     cut = body.get("cut")
-    if type(cut) is not list or len(cut) > 4096:
+    if type(cut) is not list or len(cut) > MAX_CUT:
         raise BadContent("close must name the heads it saw")
-    pairs = []
-    for pair in cut:
-        if (type(pair) is not list or len(pair) != 2 or type(pair[0]) is not bytes
-                or len(pair[0]) != 32 or type(pair[1]) is not int or pair[1] < 0):
-            raise BadContent("close heads must be [feed key, sequence] pairs")
-        pairs.append((pair[0], pair[1]))
-    return Close(_key(body, "proposal"), tuple(sorted(pairs)))
+    heads = []
+    for head in cut:
+        if (type(head) is not list or len(head) != 3 or type(head[0]) is not bytes
+                or len(head[0]) != 32 or type(head[1]) is not int
+                or not 1 <= head[1] <= MAX_SEQ or type(head[2]) is not bytes
+                or len(head[2]) != 32):
+            raise BadContent("close heads must be [feed key, sequence, entry id]")
+        heads.append((head[0], head[1], head[2]))
+    return Close(_key(body, "proposal"), tuple(sorted(heads)))
 
 
 def _withdraw(body: dict[str, Any]) -> Message:
@@ -273,7 +296,8 @@ _new = tuple.__new__
 
 
 def parse(data: bytes) -> Message:
-    """Bytes to one message record, or ``BadContent`` saying what is wrong."""
+    """Bytes to one message record, or ``BadContent`` saying what is wrong. Nothing
+    else escapes: content comes from anyone holding the invite."""
     try:
         body = _unpackb(data)
     except Exception as err:
@@ -281,12 +305,19 @@ def parse(data: bytes) -> Message:
     if type(body) is not list or not body:
         raise BadContent("content must be an array [type, fields...]")
     kind = body[0]
-    if kind == "vote":
-        return _vote(body)
-    parser = _PARSERS.get(kind)
-    if parser is None:
-        raise BadContent(f"unknown message type {kind!r}")
-    fields = _FIELDS[kind]
-    if len(body) < 1 + len(fields):
-        raise BadContent(f"a {kind} is [type, {', '.join(fields)}]")
-    return parser(dict(zip(fields, body[1:], strict=False)))
+    if type(kind) is not str:
+        raise BadContent("a message's type must be text")
+    try:
+        if kind == "vote":
+            return _vote(body)
+        parser = _PARSERS.get(kind)
+        if parser is None:
+            raise BadContent(f"unknown message type {kind[:40]!r}")
+        fields = _FIELDS[kind]
+        if len(body) < 1 + len(fields):
+            raise BadContent(f"a {kind} is [type, {', '.join(fields)}]")
+        return parser(dict(zip(fields, body[1:], strict=False)))
+    except BadContent:
+        raise
+    except Exception as err:  # a crafted value no check above foresaw: still only bad
+        raise BadContent(f"malformed {kind[:40]}: {type(err).__name__}") from None

@@ -1,27 +1,33 @@
-"""Deciding a proposal: which closes count, which votes are inside, and the outcome.
+"""Deciding: each close on its own causal past, and a proposal's outcome from its closes.
 
-Pure functions, no clocks. A close names the feed heads its author had seen (its
-*cut*). A close *saw* another close when its cut reaches that close's sequence in
-that close's feed. The closes that saw no other close of the same proposal are the
-*first closes*; when there are several (members closed concurrently, each offline),
-their cuts are merged, point by point the higher sequence, so the outcome does not
-depend on which close arrived first. The votes inside the merged cut count: each
-member's latest one.
+Pure, no clocks. The rules (the README's "Deciding and counting"):
+
+* **A close is decided on its own past alone** (``ssbmoney.core.causal``): the
+  members admitted inside that past, and each member's latest vote inside it. So
+  nothing written outside that past — a later close, a later vote, a second feed, a
+  fork — changes it. A close counts only if its author is a member in its own past
+  and the proposal is in that past.
+* **Muting.** Where a past holds a fork proof of a member's feed (both branches), that
+  member's votes and closes from the fork point on do not count in it; where it holds
+  two feeds of one identity, none of that identity's votes and closes count in it.
+  Pasts without the proof are untouched: closes decided without it stand.
+* **First closes.** A close *saw* another when that one is in its past (and counts
+  there). The closes that saw no other are the first; when they disagree the proposal
+  is rejected and flagged ``contested_close`` — a late closer can delay spending, never
+  approve it.
+* **Withdrawal.** The author's withdrawal counts unless it saw a close; a close that
+  saw it rejects. One that no approving first close had seen rejects the proposal too
+  (withdrawn), contested if a close approved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from ssbmoney.core.content import CHOICES
-
-
-class CloseRef(NamedTuple):
-    id: bytes
-    feed: bytes
-    seq: int
-    cut: Mapping[bytes, int]
+from ssbmoney.core import content as msg
+from ssbmoney.core.causal import INVALID, OK, Knowledge, Pasts
+from ssbmoney.core.facts import Facts, Item
 
 
 class Rules(NamedTuple):
@@ -30,54 +36,25 @@ class Rules(NamedTuple):
     block_vetoes: bool = True
 
 
-def first_closes(closes: Sequence[CloseRef]) -> list[CloseRef]:
-    """The closes that saw no other close of the same proposal.
-
-    A close saw another when its cut reaches that close's sequence in that close's
-    feed; it suffices to compare with the earliest close in each feed (and, in its
-    own feed, with the earliest close other than itself)."""
-    if len(closes) == 1:
-        return list(closes)
-    seqs: dict[bytes, list[int]] = {}
-    for close in closes:
-        seqs.setdefault(close.feed, []).append(close.seq)
-    earliest = {feed: sorted(found)[:2] for feed, found in seqs.items()}
-    firsts = []
-    for close in closes:
-        saw = False
-        for feed, (lowest, *second) in earliest.items():
-            if feed == close.feed and lowest == close.seq:
-                if not second:
-                    continue
-                lowest = second[0]
-            if close.cut.get(feed, 0) >= lowest:
-                saw = True
-                break
-        if not saw:
-            firsts.append(close)
-    # Honest closes cannot see each other both ways; cuts that claim so (a stranger's
-    # or a broken client's) leave no first close: then all of them count as first.
-    return firsts or list(closes)
+class Decision(NamedTuple):
+    approved: bool
+    withdrawn: bool
+    ballots: dict[bytes, str]  # member identity -> the choice that counted
+    counts: dict[str, int]
 
 
-def merged_cut(closes: Iterable[CloseRef]) -> dict[bytes, int]:
-    cut: dict[bytes, int] = {}
-    for close in closes:
-        for feed, seq in close.cut.items():
-            if seq > cut.get(feed, 0):
-                cut[feed] = seq
-    return cut
-
-
-def order_key(closes: Sequence[CloseRef]) -> tuple[int, bytes]:
-    """Where a proposal stands in the order of decisions: by how much its deciding
-    cut had seen, then by the smallest close id. Depends only on the entries."""
-    firsts = first_closes(closes)
-    return sum(merged_cut(firsts).values()), min(c.id for c in firsts)
+class Outcome(NamedTuple):
+    status: str  # open | approved | rejected
+    withdrawn: bool
+    shown: Decision | None  # the tally to show: the first close with the lowest id
+    firsts: tuple[Item, ...]
+    contested: tuple[Item, ...]  # closes (and withdrawals) that disagree
+    duplicates: tuple[Item, ...]
+    late_withdrawals: tuple[Item, ...]
 
 
 def tally(choices: Iterable[str]) -> dict[str, int]:
-    counts = dict.fromkeys(CHOICES, 0)
+    counts = dict.fromkeys(msg.CHOICES, 0)
     for choice in choices:
         counts[choice] += 1
     return counts
@@ -98,3 +75,162 @@ def approved(counts: Mapping[str, int], members: int, rules: Rules) -> bool:
         and yes * 100 >= rules.threshold * (yes + no)
         and not (rules.block_vetoes and counts["block"] > 0)
     )
+
+
+class Deciding:
+    """Decides every close of a group on its own past, then any proposal's outcome.
+
+    ``identity_of`` maps feed keys to member identities; ``found`` is the founding
+    entry (its message a ``msg.Found``) or None."""
+
+    def __init__(self, facts: Facts, identity_of: dict[bytes, bytes],
+                 feeds_of: dict[bytes, list[bytes]], found: Item | None,
+                 tracked: set[bytes]) -> None:
+        self.facts = facts
+        self.identity_of = identity_of
+        self.feeds_of = feeds_of
+        self.found = found
+        message = found.message if found is not None else None
+        self.found_message: msg.Found | None = (
+            message if isinstance(message, msg.Found) else None)
+        founder = identity_of.get(facts.keys.founder)
+        self.founders: frozenset[bytes] = frozenset()
+        if self.found_message is not None and founder is not None:
+            self.founders = frozenset({founder, *self.found_message.members})
+        fm = self.found_message
+        self.rules = Rules(fm.threshold, fm.quorum, fm.block_vetoes) if fm else Rules()
+        self.admissions = sorted(
+            pid for pid, item in facts.proposals.items()
+            if isinstance(item.message, msg.Proposal) and item.message.add_member is not None
+            and pid in facts.closes
+        )
+        self.decisions: dict[bytes, Decision] = {}
+        self.pasts = Pasts(facts, tracked, self._decide_close)
+        self.pasts.run()
+
+    # ------------------------------------------------------------------ muting
+
+    def muted(self, know: Knowledge | None, item: Item) -> bool:
+        """Does ``item`` (a vote, close or withdrawal) not count in this past (None: in
+        everything this home holds)?"""
+        identity = self.identity_of.get(item.feed)
+        if identity is None:
+            return True
+        feeds = self.feeds_of.get(identity, ())
+        if know is None:
+            if len(feeds) > 1:
+                return True
+            fork = self.facts.fork_at.get(item.feed)
+            return fork is not None and item.seq >= fork
+        if len(feeds) > 1 and sum(1 for f in feeds if know.seqs.get(f, 0) >= 1) > 1:
+            return True
+        fork = self.pasts.fork_seen(know, item.feed) if item.feed in self.facts.fork_at else None
+        return fork is not None and item.seq >= fork
+
+    def contains(self, know: Knowledge | None, item: Item) -> bool:
+        return know is None or self.pasts.contains(know, item)
+
+    # ------------------------------------------------------------------ closes
+
+    def members_in(self, know: Knowledge | None) -> frozenset[bytes]:
+        """The founders and whoever an admission standing in this past admitted."""
+        if self.found is None or not self.contains(know, self.found):
+            return frozenset()
+        members = set(self.founders)
+        for pid in self.admissions:
+            proposal = self.facts.proposals[pid]
+            if not self.contains(know, proposal):
+                continue
+            if self.outcome(pid, know).status == "approved":
+                members.add(proposal.message.add_member)  # type: ignore[union-attr,arg-type]
+        return frozenset(members)
+
+    def _decide_close(self, close: Item, know: Knowledge) -> tuple[str, str]:
+        facts = self.facts
+        pid = close.message.proposal  # type: ignore[union-attr]
+        proposal = facts.proposals[pid]
+        if self.found is None or not self.pasts.contains(know, self.found):
+            return INVALID, "the group's founding is not in its past"
+        members = self.members_in(know)
+        author = self.identity_of.get(close.feed)
+        if author not in members:
+            return INVALID, "its author is not a member in its own past"
+        if self.muted(know, close):
+            return INVALID, "its author's feed forked (or has a second feed) in its past"
+        if not self.pasts.contains(know, proposal):
+            return INVALID, "the proposal is not in its past"
+        proposer = self.identity_of.get(proposal.feed)
+        withdrawn = any(
+            self.identity_of.get(w.feed) == proposer and self.pasts.contains(know, w)
+            and not self.muted(know, w)
+            for w in facts.withdraws.get(pid, ())
+        )
+        ballots: dict[bytes, str] = {}
+        by_feed = facts.votes.get(pid, {})
+        for member in members:
+            feeds = [f for f in self.feeds_of.get(member, ()) if know.seqs.get(f, 0) >= 1]
+            if len(feeds) != 1:
+                continue  # not in this past, or two feeds: muted
+            for _seq, _vid, vote in reversed(by_feed.get(feeds[0], ())):
+                if self.pasts.contains(know, vote):
+                    if not self.muted(know, vote):
+                        ballots[member] = vote.message.choice  # type: ignore[union-attr]
+                        break
+                    # a muted vote: an earlier one, before the fork, may count
+        counts = tally(ballots.values())
+        ok = not withdrawn and approved(counts, len(members), self.rules)
+        self.decisions[close.id] = Decision(ok, withdrawn, ballots, counts)
+        return OK, ""
+
+    # ----------------------------------------------------------------- outcome
+
+    def outcome(self, pid: bytes, know: Knowledge | None = None) -> Outcome:
+        """A proposal's outcome in one past (None: everything this home holds)."""
+        facts, pasts = self.facts, self.pasts
+        proposal = facts.proposals.get(pid)
+        closes = [
+            c for c in facts.closes.get(pid, ())
+            if pasts.state.get(c.id) == OK and self.contains(know, c)
+            and not self.muted(know, c)
+        ]
+        firsts, duplicates = [], []
+        for close in closes:
+            seen = pasts.know[close.id]
+            if any(other is not close and pasts.contains(seen, other)
+                   and not self.muted(seen, other) for other in closes):
+                duplicates.append(close)
+            else:
+                firsts.append(close)
+        firsts.sort(key=lambda c: c.id)
+        withdrawals: list[Item] = []
+        late: list[Item] = []
+        if proposal is not None:
+            proposer = self.identity_of.get(proposal.feed)
+            for w in facts.withdraws.get(pid, ()):
+                if (self.identity_of.get(w.feed) != proposer or not self.contains(know, w)
+                        or self.muted(know, w)):
+                    continue
+                seen_by_w = pasts.of_item(w)
+                if seen_by_w is not None and any(pasts.contains(seen_by_w, c) for c in closes):
+                    late.append(w)
+                else:
+                    withdrawals.append(w)
+        decisions = [self.decisions[c.id] for c in firsts]
+        shown = decisions[0] if decisions else None
+        contested: list[Item] = []
+        if withdrawals:
+            contested = [c for c, d in zip(firsts, decisions, strict=True) if d.approved]
+            if contested:
+                contested += withdrawals
+            status = "rejected"
+            withdrawn = True
+        elif not firsts:
+            status, withdrawn = "open", False
+        elif len({d.approved for d in decisions}) == 1:
+            status = "approved" if decisions[0].approved else "rejected"
+            withdrawn = any(d.withdrawn for d in decisions)
+        else:
+            status, withdrawn = "rejected", any(d.withdrawn for d in decisions)
+            contested = list(firsts)
+        return Outcome(status, withdrawn, shown, tuple(firsts), tuple(contested),
+                       tuple(duplicates), tuple(late))

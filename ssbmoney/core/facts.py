@@ -1,10 +1,16 @@
 """What a group's entries say, indexed: the facts the fold works from.
 
 ``Facts.add_all`` opens each entry's sealed content, parses the message and files it
-in O(1) under what it concerns (a proposal's votes, closes and spends; a feed's
-deposits and reversals; joins and the founding), in any order and any number of
-times. It also marks what changed (``_structure``, ``_dirty``), so that the fold in
-``ssbmoney.ledger`` recomputes only that.
+in O(1) under what it concerns (a proposal's votes, closes, withdrawals and spends; a
+feed's deposits and reversals; joins and the founding), in any order and any number
+of times. Every branch of a forked feed is kept: entries are filed by id, and a
+second entry at a held (feed, sequence) marks the feed forked from there.
+
+Anything signed is taken in: content that does not open or parse is kept as an item
+with a ``problem`` and flagged ``bad_content``; nothing here raises on content.
+Adding also marks what changed, so that ``ssbmoney.core.ledger`` recomputes only
+that: ``_causal`` when an entry may change a decision or who counts, ``_dirty`` for
+the proposals whose rows changed.
 """
 
 from __future__ import annotations
@@ -13,11 +19,10 @@ import bisect
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple, Self
+from typing import NamedTuple, Self
 
 from ssbmoney.core import content as msg
-from ssbmoney.core import decide
-from ssbmoney.core.entry import Entry, entry_id
+from ssbmoney.core.entry import Entry
 from ssbmoney.core.group import GroupKeys, Opener
 
 
@@ -25,15 +30,15 @@ class Item(NamedTuple):
     id: bytes
     feed: bytes
     seq: int
+    previous: bytes | None
     claimed_ms: int
     message: msg.Message | None
     problem: str
 
 
 COUNTED = (msg.Deposit, msg.Proposal, msg.Vote, msg.Close, msg.Spend, msg.Withdraw,
-            msg.Reverse)
+           msg.Reverse)
 """What a member's feed says that counts; from anyone else it is flagged ``non_member``."""
-
 
 _VOTE = msg.Vote
 new_tuple = tuple.__new__
@@ -47,41 +52,32 @@ class Facts:
     def __init__(self, keys: GroupKeys) -> None:
         self.keys = keys
         self._opener = Opener(keys.content_key)
-        self._items: dict[bytes, dict[int, Item]] = {}
-        self._forks: dict[bytes, int] = {}
-        self._reset()
-
-    def _reset(self) -> None:
-        """Forget every index and build them again from the entries held (after a
-        fork proof changes which entries count)."""
-        self._joins: dict[bytes, tuple[bytes, str] | None] = {}
-        self._founds: dict[int, tuple[bytes, msg.Found]] = {}
-        self._proposals: dict[bytes, Item] = {}
-        self._votes: dict[bytes, dict[bytes, list[tuple[int, bytes, str]]]] = {}
-        self._closes: dict[bytes, list[decide.CloseRef]] = {}
-        self._spends: dict[bytes, dict[bytes, tuple[bytes, int]]] = {}
-        self._withdraws: dict[bytes, list[tuple[bytes, int]]] = {}
-        self._deposits: dict[bytes, tuple[bytes, int]] = {}
-        self._spend_of: dict[bytes, tuple[bytes, bytes, int]] = {}
-        self._reversed: set[tuple[bytes, bytes]] = set()  # (feed, target) claims
-        self._dep_total: dict[bytes, int] = {}
-        self._spend_total: dict[bytes, int] = {}
-        self._problems: set[tuple[str, str, str]] = set()
-        # What changed since the last fold: who the members are may have (structure),
-        # these proposals did (dirty), and any view made before is stale.
-        self._structure = True
+        self.items: dict[bytes, Item] = {}
+        self.at: dict[bytes, dict[int, Item]] = {}  # feed -> seq -> the first item held
+        self.extra: dict[tuple[bytes, int], list[Item]] = {}  # other branches' items
+        self.fork_at: dict[bytes, int] = {}  # feed -> lowest sequence holding two items
+        self.joins: dict[bytes, list[tuple[bytes, str] | None]] = {}
+        self.founds: list[tuple[int, bytes, msg.Found]] = []
+        self.proposals: dict[bytes, Item] = {}
+        self.votes: dict[bytes, dict[bytes, list[tuple[int, bytes, Item]]]] = {}
+        self.closes: dict[bytes, list[Item]] = {}
+        self.close_items: dict[bytes, list[Item]] = {}  # feed -> its closes
+        self.withdraws: dict[bytes, list[Item]] = {}
+        self.deposits: dict[bytes, tuple[bytes, int]] = {}
+        self.spends: dict[bytes, dict[bytes, tuple[bytes, int]]] = {}
+        self.spend_of: dict[bytes, tuple[bytes, bytes, int]] = {}
+        self.reversed: set[tuple[bytes, bytes]] = set()  # (feed, target) claims
+        self.dep_total: dict[bytes, int] = {}
+        self.spend_total: dict[bytes, int] = {}
+        self.problems: set[tuple[str, bytes]] = set()  # (kind, entry id)
+        # What changed since the last fold.
+        self._causal = True
         self._dirty: set[bytes] = set()
-        self._view: dict[str, Any] | None = None
-        self._forget()
-        self._count = 0  # entries that count: those of forked feeds from the fork on do not
-        for feed_items in self._items.values():
-            for item in feed_items.values():
-                if item.seq < self._forks.get(item.feed, item.seq + 1):
-                    self._index(item)
-                    self._count += 1
-
-    def _forget(self) -> None:
-        """Drop whatever a subclass derived from the indexes (called by ``_reset``)."""
+        self._warnings_dirty = True
+        self._watch_ids: set[bytes] = set()  # ids a pending close waits for
+        self._watch_feeds: set[bytes] = set()  # feeds whose gaps a pending close waits on
+        self._tracked: set[bytes] = set()  # feeds whose entries may change a decision
+        self._candidates: set[bytes] = set()  # identities that are or may become members
 
     # ---------------------------------------------------------------- collecting
 
@@ -92,152 +88,171 @@ class Facts:
     def add_all(self, entries: Iterable[Entry]) -> Self:
         """Take valid entries of this group. Idempotent, any order.
 
-        The cyclic garbage collector is paused meanwhile (see ``_gc_paused``); names
+        The cyclic garbage collector is paused meanwhile (see ``gc_paused``); names
         are bound locally because this loop runs 100,000 times a second."""
-        items, forks, index = self._items, self._forks, self._index
+        items, at, index = self.items, self.at, self._index
         open_sealed, parse, bad_content = self._opener.open, msg.parse, msg.BadContent
-        added = 0
         with gc_paused():
             for entry in entries:
-                author, seq, content = entry.author, entry.seq, entry.content
-                feed_items = items.get(author)
-                if feed_items is None:
-                    feed_items = items[author] = {}
-                elif seq in feed_items:
+                eid = entry.id
+                if eid in items:
                     continue
+                author, seq, content = entry.author, entry.seq, entry.content
                 message: msg.Message | None = None
                 problem = ""
                 if content is None:
-                    problem = "pruned"
+                    problem = "bad_content"
                 else:
                     plain = open_sealed(content)
                     if plain is None:
-                        problem = "unreadable"
+                        problem = "bad_content"
                     else:
                         try:
                             message = parse(plain)
                         except bad_content:
-                            problem = "malformed_content"
-                item = new_tuple(Item, (entry.id, author, seq, entry.claimed_ms, message, problem))
-                feed_items[seq] = item
-                if not forks or seq < forks.get(author, seq + 1):
-                    index(item)
-                    added += 1
-        if added:
-            self._count += added
-            self._view = None
+                            problem = "bad_content"
+                        except Exception:  # parse promises BadContent; never trust it
+                            problem = "bad_content"
+                item = new_tuple(Item, (eid, author, seq, entry.previous, entry.claimed_ms,
+                                        message, problem))
+                items[eid] = item
+                feed_items = at.get(author)
+                if feed_items is None:
+                    feed_items = at[author] = {}
+                held = feed_items.get(seq)
+                if held is None:
+                    feed_items[seq] = item
+                else:
+                    self.extra.setdefault((author, seq), []).append(item)
+                    if seq < self.fork_at.get(author, seq + 1):
+                        self.fork_at[author] = seq
+                        if author in self._tracked:
+                            self._causal = True
+                if eid in self._watch_ids or author in self._watch_feeds:
+                    self._causal = True
+                index(item)
         return self
 
-    def add_fork(self, feed: bytes, seq: int) -> None:
-        """A fork proof at ``seq``: the feed counts only up to ``seq - 1``."""
-        old = self._forks.get(feed)
-        if old is None or seq < old:
-            self._forks[feed] = seq
-            self._reset()
-
     def _index(self, item: Item) -> None:
-        eid, feed, seq, _claimed, message, problem = item
+        eid, feed, seq, _prev, _claimed, message, problem = item
+        self._warnings_dirty = True
         kind = type(message)
+        tracked = feed in self._tracked
         if kind is _VOTE and seq > 1:  # the most common entry: its path comes first
             pid = message.proposal  # type: ignore[union-attr]
-            by_feed = self._votes.get(pid)
+            by_feed = self.votes.get(pid)
             if by_feed is None:
-                by_feed = self._votes[pid] = {}
+                by_feed = self.votes[pid] = {}
             votes = by_feed.get(feed)
+            row = (seq, eid, item)
             if votes is None:
-                by_feed[feed] = [(seq, eid, message.choice)]  # type: ignore[union-attr]
+                by_feed[feed] = [row]
+            elif seq > votes[-1][0]:
+                votes.append(row)
             else:
-                bisect.insort(votes, (seq, eid, message.choice))  # type: ignore[union-attr]
+                bisect.insort(votes, row)
             self._dirty.add(pid)
-            proposal = self._proposals.get(pid)
-            if proposal is None or proposal.message.add_member is not None:  # type: ignore[union-attr]
-                self._structure = True
             return
         if message is None:
-            if problem != "pruned":
-                self._problems.add((problem, "entry", entry_id(eid)))
+            self.problems.add((problem or "bad_content", eid))
             return
-        if item.seq == 1 or isinstance(message, msg.Join):
-            if item.seq == 1 and isinstance(message, msg.Join) and msg.join_ok(
-                message, self.keys.group_id, feed
+        if seq == 1 or kind is msg.Join:
+            if seq == 1 and kind is msg.Join and msg.join_ok(
+                message, self.keys.group_id, feed  # type: ignore[arg-type]
             ):
-                self._joins[feed] = (message.identity, message.name)
-            elif item.seq == 1:
-                self._joins[feed] = None
+                identity = message.identity  # type: ignore[union-attr]
+                self.joins.setdefault(feed, []).append(
+                    (identity, message.name))  # type: ignore[union-attr]
+                if identity in self._candidates or tracked:
+                    self._causal = True  # a member's feed (or a second one): who counts
+            elif seq == 1:
+                self.joins.setdefault(feed, []).append(None)
+                if tracked:
+                    self._causal = True
             else:
-                self._problems.add(("misplaced_join", "entry", entry_id(eid)))
-            self._structure = True
+                self.problems.add(("misplaced_join", eid))
             return
         if kind is msg.Deposit:
             amount = message.amount  # type: ignore[union-attr]
-            self._deposits[eid] = (feed, amount)
-            if (feed, eid) not in self._reversed:
-                self._dep_total[feed] = self._dep_total.get(feed, 0) + amount
+            self.deposits[eid] = (feed, amount)
+            if (feed, eid) not in self.reversed:
+                self.dep_total[feed] = self.dep_total.get(feed, 0) + amount
         elif kind is msg.Proposal:
-            self._proposals[eid] = item
-            self._order_dirty = True
+            self.proposals[eid] = item
             self._dirty.add(eid)
-            if message.add_member is not None:  # type: ignore[union-attr]
-                self._structure = True
+            if tracked and message.add_member is not None:  # type: ignore[union-attr]
+                self._causal = True
         elif kind is msg.Spend:
             pid, amount = message.proposal, message.amount  # type: ignore[union-attr]
-            self._spend_of[eid] = (feed, pid, amount)
-            if (feed, eid) not in self._reversed:
-                self._spends.setdefault(pid, {})[eid] = (feed, amount)
-                self._spend_total[feed] = self._spend_total.get(feed, 0) + amount
+            self.spend_of[eid] = (feed, pid, amount)
+            if (feed, eid) not in self.reversed:
+                self.spends.setdefault(pid, {})[eid] = (feed, amount)
+                self.spend_total[feed] = self.spend_total.get(feed, 0) + amount
             self._dirty.add(pid)
         elif kind is msg.Close:
-            close: msg.Close = message  # type: ignore[assignment]
-            cut = dict(close.cut)
-            if cut.get(feed, 0) >= item.seq:  # a close cannot have seen itself
-                cut[feed] = item.seq - 1
-            ref = decide.CloseRef(eid, feed, item.seq, cut)
-            self._closes.setdefault(close.proposal, []).append(ref)
-            self._touch(close.proposal)
+            pid = message.proposal  # type: ignore[union-attr]
+            self.closes.setdefault(pid, []).append(item)
+            self.close_items.setdefault(feed, []).append(item)
+            self._dirty.add(pid)
+            if tracked:
+                self._causal = True
         elif kind is msg.Withdraw:
             pid = message.proposal  # type: ignore[union-attr]
-            self._withdraws.setdefault(pid, []).append((feed, item.seq))
-            self._touch(pid)
+            self.withdraws.setdefault(pid, []).append(item)
+            self._dirty.add(pid)
+            if tracked:
+                self._causal = True
         elif kind is msg.Reverse:
             self._reverse(feed, message.target)  # type: ignore[union-attr]
         elif kind is msg.Found:
             if feed == self.keys.founder:
-                self._founds[item.seq] = (eid, message)  # type: ignore[assignment]
-                self._structure = True
+                self.founds.append((seq, eid, message))  # type: ignore[arg-type]
+                self._causal = True
             else:
-                self._problems.add(("misplaced_found", "entry", entry_id(eid)))
-            return
-
-    def _touch(self, pid: bytes) -> None:
-        """Mark a proposal for recomputation; if it may admit a member (or is not
-        known yet), who the members are may change too."""
-        self._dirty.add(pid)
-        proposal = self._proposals.get(pid)
-        if proposal is None or proposal.message.add_member is not None:  # type: ignore[union-attr]
-            self._structure = True
+                self.problems.add(("misplaced_found", eid))
 
     def _reverse(self, feed: bytes, target: bytes) -> None:
-        if (feed, target) in self._reversed:
+        if (feed, target) in self.reversed:
             return
-        self._reversed.add((feed, target))
-        deposit = self._deposits.get(target)
+        self.reversed.add((feed, target))
+        deposit = self.deposits.get(target)
         if deposit is not None and deposit[0] == feed:
-            self._dep_total[feed] -= deposit[1]
-        spend = self._spend_of.get(target)
+            self.dep_total[feed] -= deposit[1]
+        spend = self.spend_of.get(target)
         if spend is not None and spend[0] == feed:
-            self._spends[spend[1]].pop(target, None)
-            self._spend_total[feed] -= spend[2]
+            self.spends[spend[1]].pop(target, None)
+            self.spend_total[feed] -= spend[2]
             self._dirty.add(spend[1])
 
     # ------------------------------------------------------------------ queries
 
+    def add_fork(self, feed: bytes, seq: int) -> None:
+        """Kept for callers of the old API: forks are seen from the entries now."""
+
     def messages_of(self, feed: bytes) -> list[tuple[bytes, msg.Message]]:
-        """(entry id, message) of one feed's readable entries, in sequence order."""
-        items = self._items.get(feed, {})
-        return [(items[s].id, m) for s in sorted(items) if (m := items[s].message) is not None]
+        """(entry id, message) of one feed's readable entries, every branch, by sequence."""
+        found = [item for item in self.items.values() if item.feed == feed]
+        found.sort(key=lambda item: (item.seq, item.id))
+        return [(item.id, item.message) for item in found if item.message is not None]
 
     def is_reversed(self, feed: bytes, target: bytes) -> bool:
-        return (feed, target) in self._reversed
+        return (feed, target) in self.reversed
+
+    def at_seq(self, feed: bytes, seq: int) -> list[Item]:
+        """Every item held at one place of a feed (more than one where it forked)."""
+        first = self.at.get(feed, {}).get(seq)
+        if first is None:
+            return []
+        return [first, *self.extra.get((feed, seq), ())]
+
+    def identity_of(self, feed: bytes) -> bytes | None:
+        """Whose feed this is: the identity its first entry's join names (every branch's
+        first entry must agree)."""
+        joined = self.joins.get(feed)
+        if not joined or any(j is None for j in joined):
+            return None
+        identities = {j[0] for j in joined if j is not None}
+        return next(iter(identities)) if len(identities) == 1 else None
 
 
 @contextmanager

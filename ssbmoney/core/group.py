@@ -64,13 +64,47 @@ def group_keys(secret: bytes, founder: bytes) -> GroupKeys:
 # ------------------------------------------------------------------------ sealing
 
 
+MIN_PADDED = 256
+"""Every sealed message is at least this long: all the short messages (a vote,
+whatever its choice, a withdrawal, a deposit, a spend, a join) look alike."""
+_MAX_PADDED = MAX_ENTRY_BYTES - 512  # room for the envelope, signature and framing
+
+
+def padded_size(size: int) -> int:
+    """The size a plaintext of ``size`` bytes is padded to (with its end marker):
+    the next power of two from ``MIN_PADDED``, then steps of 4 KiB near the limit."""
+    need = size + 1
+    bucket = MIN_PADDED
+    while bucket < need:
+        bucket *= 2
+    if bucket > 32768:
+        bucket = min(-(-need // 4096) * 4096, max(_MAX_PADDED, need))
+    return bucket
+
+
+def pad(plaintext: bytes) -> bytes:
+    """ISO/IEC 7816-4 padding: a 0x80 byte, then zeroes up to the bucket size."""
+    return plaintext + b"\x80" + bytes(padded_size(len(plaintext)) - len(plaintext) - 1)
+
+
+def unpad(padded: bytes) -> bytes | None:
+    """The plaintext, or None when the padding is not ours."""
+    stripped = padded.rstrip(b"\0")
+    if not stripped or stripped[-1] != 0x80:
+        return None
+    return stripped[:-1]
+
+
 def seal(content_key: bytes, author: bytes, plaintext: bytes) -> bytes:
-    nonce = derive(content_key, b"ssbm-nonce", author + plaintext)[:NONCE_SIZE]
-    return nonce + bytes(sodium.crypto_secretbox(plaintext, nonce, content_key))
+    """Pad, then seal: a pub or an eavesdropper sees only the padded size."""
+    padded = pad(plaintext)
+    nonce = derive(content_key, b"ssbm-nonce", author + padded)[:NONCE_SIZE]
+    return nonce + bytes(sodium.crypto_secretbox(padded, nonce, content_key))
 
 
 def open_sealed(content_key: bytes, sealed: bytes) -> bytes | None:
-    """The plaintext, or None when the content was not sealed with this key.
+    """The plaintext, or None when the content was not sealed with this key (or its
+    padding is not ours).
 
     Calls libsodium's ``crypto_secretbox_open_easy`` through PyNaCl's own cffi
     binding: the fold opens 100,000 contents a second, and the public wrapper's
@@ -81,8 +115,8 @@ def open_sealed(content_key: bytes, sealed: bytes) -> bytes | None:
         return None
     if _lib is None:
         try:
-            return bytes(sodium.crypto_secretbox_open(
-                sealed[NONCE_SIZE:], sealed[:NONCE_SIZE], content_key))
+            return unpad(bytes(sodium.crypto_secretbox_open(
+                sealed[NONCE_SIZE:], sealed[:NONCE_SIZE], content_key)))
         except CryptoError:
             return None
     out = _ffi.new("unsigned char[]", size or 1)
@@ -91,7 +125,7 @@ def open_sealed(content_key: bytes, sealed: bytes) -> bytes | None:
                                        content_key) != 0:
         return None
     plain: bytes = _ffi.buffer(out, size)[:]
-    return plain
+    return unpad(plain)
 
 
 class Opener:
@@ -116,17 +150,60 @@ class Opener:
         ) != 0:
             return None
         plain: bytes = self._view[:size]
-        return plain
+        return unpad(plain)
 
 
 # ------------------------------------------------------------------------ invites
 
 
+Rules = tuple[int, int | None, bool]
+"""A group's deciding rules as founded: threshold (percent), quorum (None: more than
+half of the members), whether a block vetoes."""
+DEFAULT_RULES: Rules = (50, None, True)
+INVITE_VERSION = 2
+INVITE_CONTEXT = b"ssbmoney-invite-v2"
+SIGNATURE_SIZE = 64
+
+
 class Invite(NamedTuple):
+    """What a joiner needs: the group's keys and, signed by the founder's feed key (to
+    which the group id commits), its name, currency and rules. URLs are hints, unsigned."""
+
     keys: GroupKeys
     name: str
     currency: str
     urls: tuple[str, ...]
+    rules: Rules = DEFAULT_RULES
+    signature: bytes = b""
+
+
+def invite_statement(group_id: bytes, name: str, currency: str, rules: Rules) -> bytes:
+    """The bytes the founder signs: what an invite says about the group."""
+    threshold, quorum, block_vetoes = rules
+    terms: bytes = msgpack.packb([name, currency, threshold, quorum, block_vetoes])
+    return INVITE_CONTEXT + group_id + terms
+
+
+def sign_invite(founder_secret: bytes, keys: GroupKeys, name: str, currency: str,
+                rules: Rules) -> bytes:
+    """The founder's detached ed25519 signature (64 bytes) over the group's terms;
+    ``founder_secret`` is libsodium's 64-byte secret key of ``keys.founder``."""
+    statement = invite_statement(keys.group_id, name, currency, rules)
+    signed: bytes = sodium.crypto_sign(statement, founder_secret)
+    return signed[:SIGNATURE_SIZE]
+
+
+def invite_signed(invite: Invite) -> bool:
+    """Whether the founder signed this invite's name, currency and rules."""
+    if len(invite.signature) != SIGNATURE_SIZE:
+        return False
+    statement = invite_statement(invite.keys.group_id, invite.name, invite.currency,
+                                 invite.rules)
+    try:
+        sodium.crypto_sign_open(invite.signature + statement, invite.keys.founder)
+    except (CryptoError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _b64(data: bytes) -> str:
@@ -139,33 +216,60 @@ def _unb64(text: str) -> bytes:
 
 def encode_invite(invite: Invite) -> str:
     body = msgpack.packb(
-        [1, invite.keys.group_id, invite.keys.secret, invite.keys.founder,
-         invite.name, invite.currency, list(invite.urls)]
+        [INVITE_VERSION, invite.keys.group_id, invite.keys.secret, invite.keys.founder,
+         invite.name, invite.currency, list(invite.rules), list(invite.urls),
+         invite.signature]
     )
     return INVITE_PREFIX + _b64(body)
 
 
+def _rules_ok(rules: Any) -> bool:
+    if not isinstance(rules, list) or len(rules) != 3:
+        return False
+    threshold, quorum, block_vetoes = rules
+    return (
+        type(threshold) is int and 1 <= threshold <= 100
+        and (quorum is None or (type(quorum) is int and quorum >= 1))
+        and type(block_vetoes) is bool
+    )
+
+
 def decode_invite(code: str) -> Invite:
+    """The invite a code carries, its founder's signature checked: a code whose name,
+    currency or rules were changed after the founder signed them is refused."""
     code = code.strip()
     if not code.startswith(INVITE_PREFIX):
         raise BadInput(f"not an invite code (it should start with {INVITE_PREFIX!r})")
+    version: Any = None
     try:
         fields = msgpack.unpackb(_unb64(code[len(INVITE_PREFIX):]))
-        version, group_id, secret, founder, name, currency, urls = fields
+        version = fields[0] if isinstance(fields, list) and fields else None
+        (version, group_id, secret, founder, name, currency, rules, urls,
+         signature) = fields
         ok = (
-            version == 1
+            version == INVITE_VERSION
             and all(type(x) is bytes and len(x) == 32 for x in (group_id, secret, founder))
             and isinstance(name, str) and isinstance(currency, str)
+            and _rules_ok(rules)
             and isinstance(urls, list) and all(isinstance(u, str) for u in urls)
+            and type(signature) is bytes
         )
     except (ValueError, TypeError, binascii.Error, msgpack.UnpackException):
         ok = False
+    if version == 1:
+        raise BadInput("this is an old invite code (version 1) whose group terms cannot be"
+                       " checked; ask a member for a new one (`ssbmoney group invite`)")
     if not ok:
         raise BadInput("invite code is damaged or not an ssbmoney invite")
     keys = group_keys(secret, founder)
     if keys.group_id != group_id:
         raise BadInput("invite code is damaged: its key does not match its group id")
-    return Invite(keys, name, currency, tuple(urls))
+    invite = Invite(keys, name, currency, tuple(urls), (rules[0], rules[1], rules[2]),
+                    signature)
+    if not invite_signed(invite):
+        raise BadInput("invite code has been altered: the group's name, currency or rules"
+                       " are not what its founder signed")
+    return invite
 
 
 class PubCode(NamedTuple):

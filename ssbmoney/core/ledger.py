@@ -2,356 +2,339 @@
 
 ``Ledger.add`` takes entries in any order (and any number of times); ``Ledger.view``
 returns the same view, and the same state hash, for the same set of entries whatever
-order they came in. Nothing here reads a clock: claimed timestamps are shown, never
-used to decide.
+order or route they came by. Nothing here reads a clock: claimed timestamps are
+shown, never used to decide. Nothing here raises on what an entry says.
 
-Rules:
+Who counts:
 
-* A feed belongs to the member whose identity signed its first entry (``join``).
-  Members are the founder, the founding members, and those admitted by approved
-  proposals; anyone else's entries are flagged ``non_member`` and not counted.
-* Proposals are decided by ``close`` entries (see ``ssbmoney.decide``): exactly the
-  votes inside the merged cut of the first closes count, each member's latest.
-  Proposals are decided in a fixed order (``decide.order_key``), each with the
-  members admitted by proposals decided before it, so admission is never circular.
-* The ledger records facts: every member's spend reduces the balance; one against a
-  proposal that is not approved, or beyond its amount, is flagged, never dropped.
-  A reversal, in the same feed, cancels a deposit or spend; nothing is deleted.
-* Entries of a forked feed from the fork on are left out and the feed is flagged.
+* A feed belongs to the identity whose signed ``join`` is its first entry.
+* **Members** (``members`` in the view) are the founders and those admitted by an
+  admission whose outcome stands here (``ssbmoney.core.decide``). **Money** counts
+  for every feed, every branch, of a member — and of an identity some first close
+  admitted even where the admission is contested: nothing written later erases a
+  money record.
+* Everyone else's entries change nothing but warnings (``non_member``).
 
-Incremental: adding an entry updates indexes in O(1) and marks the one proposal it
-concerns; ``view`` recomputes only marked proposals (everything, when a join, the
-founding, a fork or an admission changes who the members are) and reassembles the
-canonical text from cached rows, so an update costs far less than a full fold.
+Incremental: adding an entry updates indexes in O(1) and marks the proposal it
+concerns; ``view`` recomputes only marked rows, and decides everything again only
+when an entry that can change a decision arrived (a member's close, join or
+withdrawal, the founding, a fork, or what a pending close waits for) — never for a
+stranger's entry.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from ssbmoney.core import content as msg
-from ssbmoney.core import decide
+from ssbmoney.core.decide import Deciding, Outcome, tally
 from ssbmoney.core.entry import Entry, entry_id, feed_id
-from ssbmoney.core.facts import COUNTED, Facts, gc_paused
+from ssbmoney.core.facts import COUNTED, Facts, Item, gc_paused
 from ssbmoney.core.group import GroupKeys
 from ssbmoney.core.statehash import canonical, digest_object, state_hash
 
-__all__ = ["Ledger", "fold", "state_hash"]
+__all__ = ["Ledger", "fold", "state_hash", "MAX_JSON_INT"]
+
+MAX_JSON_INT = 2**53 - 1
+"""No integer in the view passes this: every JSON reader reads it exactly."""
+
+Warning = dict[str, Any]
 
 
-class _Decision(NamedTuple):
-    approved: bool
-    withdrawn: bool
-    ballots: dict[bytes, str]
-    warnings: tuple[tuple[str, str, str], ...]
-    counts: dict[str, int]
+def clamp(value: int) -> int:
+    return max(-MAX_JSON_INT, min(MAX_JSON_INT, value))
 
 
 class Ledger(Facts):
     """Accumulates the entries of one group and folds them into the budget view."""
 
     def __init__(self, keys: GroupKeys, currency: str = "") -> None:
-        self.default_currency = currency
         super().__init__(keys)
-
-    def _forget(self) -> None:
-        self._rows: dict[bytes, tuple[dict[str, Any], str, tuple[Any, ...]]] = {}
-        self._order: list[tuple[str, bytes]] = []
-        self._order_dirty = True
-        self._warnings_cache: tuple[Any, list[dict[str, str]], str] | None = None
-        self._rows_cache: tuple[list[dict[str, Any]], str] | None = None
-        self._committed = 0
-        self._row_warnings: dict[tuple[str, str, str], int] = {}
-        self._row_warnings_version = getattr(self, "_row_warnings_version", 0) + 1
+        self.default_currency = currency
+        self._rows: dict[bytes, tuple[dict[str, Any], str, tuple[Warning, ...]]] = {}
+        self._folded_items = -1
+        self._view: dict[str, Any] | None = None
+        self.identity: dict[bytes, bytes] = {}
+        self.feeds_of: dict[bytes, list[bytes]] = {}
+        self.members: frozenset[bytes] = frozenset()
+        self.money_ids: frozenset[bytes] = frozenset()
+        self.money_feeds: set[bytes] = set()
+        self.member_feeds: set[bytes] = set()
+        self.outcomes: dict[bytes, Outcome] = {}
+        self.deciding: Deciding | None = None
 
     # ------------------------------------------------------------------- folding
 
     def view(self) -> dict[str, Any]:
         """The budget view (JSON-ready; treat as read-only) with its ``state_hash``."""
-        if self._view is None:
+        if self._view is None or self._folded_items != len(self.items):
             with gc_paused():
                 self._view = self._fold()
+            self._folded_items = len(self.items)
         return self._view
 
-    def _members_structure(self) -> None:
-        """Who is who: feed identities, founders, and admissions in decision order."""
-        self._identity_feed: dict[bytes, bytes] = {}
-        self._misc: set[tuple[str, str, str]] = set()
-        for feed in sorted(self._joins):
-            joined = self._joins[feed]
-            if joined is None:
-                self._misc.add(("bad_join", "feed", feed_id(feed)))
-            elif joined[0] in self._identity_feed:
-                self._misc.add(("duplicate_identity", "feed", feed_id(feed)))
-            else:
-                self._identity_feed[joined[0]] = feed
-        for feed in self._forks:
-            self._misc.add(("fork", "feed", feed_id(feed)))
-        self._feed_identity = {f: i for i, f in self._identity_feed.items()}
-        self._member_ids = {i: feed_id(i) for i in self._identity_feed}
+    def outcome(self, pid: bytes) -> Outcome | None:
+        """The outcome this home sees for a proposal (after ``view``)."""
+        self.view()
+        return self.outcomes.get(pid)
+
+    def _decide_all(self) -> None:
+        """Who is who, every close on its own past, every proposal's outcome."""
+        identity: dict[bytes, bytes] = {}
+        for feed in self.joins:
+            ident = self.identity_of(feed)
+            if ident is not None:
+                identity[feed] = ident
+        feeds_of: dict[bytes, list[bytes]] = {}
+        for feed in sorted(identity):
+            feeds_of.setdefault(identity[feed], []).append(feed)
         found = None
-        if self._founds:
-            first = min(self._founds)
-            found = self._founds[first][1]
-            for seq, (eid, _f) in self._founds.items():
-                if seq != first:
-                    self._misc.add(("misplaced_found", "entry", entry_id(eid)))
-        self._found = found
-        founder = self._joins.get(self.keys.founder)
-        founders: frozenset[bytes] = frozenset()
+        if self.founds:
+            _seq, eid, _m = min(self.founds)
+            found = self.items[eid]
+        founder = identity.get(self.keys.founder)
+        candidates: set[bytes] = set()
         if found is not None and founder is not None:
-            founders = frozenset({founder[0], *found.members})
-        self._rules = (
-            decide.Rules(found.threshold, found.quorum, found.block_vetoes)
-            if found else decide.Rules()
-        )
-        # Who could ever be a member: the founders and whoever any proposal would
-        # admit. Only their closes place a proposal in the order of decisions, so a
-        # stranger's close cannot move a decision before or after an admission.
-        potential = set(founders)
-        for item in self._proposals.values():
-            admit = item.message.add_member  # type: ignore[union-attr]
-            if admit is not None:
-                potential.add(admit)
-        self._potential_feeds = {self._identity_feed[i] for i in potential
-                                 if i in self._identity_feed}
-        # Admissions, decided in order; each later decision sees the members so far.
-        admissions = sorted(
-            (self._order_key(pid), pid)
-            for pid, item in self._proposals.items()
-            if item.message.add_member is not None and pid in self._closes  # type: ignore[union-attr]
-        )
-        members = founders
-        self._timeline_keys: list[tuple[int, bytes]] = []
-        self._timeline_sets: list[frozenset[bytes]] = [founders]
-        for key, pid in admissions:
-            decision = self._decide(pid, members)
-            if decision is not None and decision.approved:
-                admitted: msg.Proposal = self._proposals[pid].message  # type: ignore[assignment]
-                assert admitted.add_member is not None
-                members = members | {admitted.add_member}
-            self._timeline_keys.append(key)
-            self._timeline_sets.append(members)
-        self._members = members
-        self._member_feeds = {self._identity_feed[i] for i in members if i in self._identity_feed}
-        self._rows.clear()
-        self._rows_cache = None
-        self._committed = 0
-        self._row_warnings.clear()
-        self._row_warnings_version += 1
-        self._order_dirty = True
-        self._dirty = set(self._proposals)
-        self._structure = False
-
-    def _order_key(self, pid: bytes) -> tuple[int, bytes]:
-        closes = [c for c in self._closes[pid] if c.feed in self._potential_feeds]
-        return decide.order_key(closes) if closes else (0, b"")
-
-    def _members_at(self, pid: bytes) -> frozenset[bytes]:
-        if not self._timeline_keys:
-            return self._timeline_sets[0]
-        key = self._order_key(pid)
-        return self._timeline_sets[bisect.bisect_left(self._timeline_keys, key)]
-
-    def _decide(self, pid: bytes, members: frozenset[bytes]) -> _Decision | None:
-        proposal = self._proposals.get(pid)
-        closes = self._closes.get(pid)
-        if proposal is None or not closes:
-            return None
-        feed_identity = self._feed_identity
-        if feed_identity.get(proposal.feed) not in members:
-            return None
-        valid = [c for c in closes if feed_identity.get(c.feed) in members]
-        firsts = decide.first_closes(valid)
-        if not firsts:
-            return None
-        warnings = [("duplicate_close", "entry", entry_id(c.id)) for c in valid if c not in firsts]
-        cut = decide.merged_cut(firsts)
-        withdrawn = any(
-            f == proposal.feed and s <= cut.get(f, 0) for f, s in self._withdraws.get(pid, ())
-        )
-        ballots: dict[bytes, str] = {}
-        for feed, votes in self._votes.get(pid, {}).items():
-            ident = feed_identity.get(feed)
-            if ident not in members:
-                continue
-            limit = cut.get(feed, 0)
-            for seq, vid, choice in votes:
-                if seq <= limit:
-                    ballots[ident] = choice
-                else:
-                    warnings.append(("late_vote", "entry", entry_id(vid)))
-        counts = decide.tally(ballots.values())
-        ok = not withdrawn and decide.approved(counts, len(members), self._rules)
-        return _Decision(ok, withdrawn, ballots, tuple(warnings), counts)
-
-    def _row(self, pid: bytes) -> tuple[dict[str, Any], str, tuple[Any, ...]]:
-        item = self._proposals[pid]
-        proposal: msg.Proposal = item.message  # type: ignore[assignment]
-        decision = None
-        if pid in self._closes:
-            decision = self._decide(pid, self._members_at(pid))
-        withdrawn = False
-        if decision is None:
-            ballots = {}
-            for feed, votes in self._votes.get(pid, {}).items():
-                ident = self._feed_identity.get(feed)
-                if ident in self._members and votes:
-                    ballots[ident] = votes[-1][2]
-            withdrawn = any(f == item.feed for f, _s in self._withdraws.get(pid, ()))
-            status = "rejected" if withdrawn else "open"
-            warnings: tuple[Any, ...] = ()
-            counts = decide.tally(ballots.values())
-        else:
-            ballots, withdrawn = decision.ballots, decision.withdrawn
-            status = "approved" if decision.approved else "rejected"
-            warnings = decision.warnings
-            counts = decision.counts
-        spent, spend_warnings = self._spent_on(pid, status == "approved", proposal.amount)
-        author = self._feed_identity.get(item.feed)
-        ids = self._member_ids
-        row = {
-            "abstain": counts["abstain"],
-            "add_member": feed_id(proposal.add_member) if proposal.add_member else None,
-            "amount": proposal.amount,
-            "author": ids[author] if author else None,
-            "block": counts["block"],
-            "category": proposal.category,
-            "claimed_ms": item.claimed_ms,
-            "closes_ms": proposal.closes_ms,
-            "id": entry_id(pid),
-            "no": counts["no"],
-            "payee": proposal.payee,
-            "spent": spent,
-            "status": status,
-            "title": proposal.title,
-            "votes": dict(sorted((ids[i], c) for i, c in ballots.items())),
-            "withdrawn": withdrawn,
-            "yes": counts["yes"],
+            candidates = {founder, *found.message.members}  # type: ignore[union-attr]
+        admissions = [(pid, item) for pid, item in self.proposals.items()
+                      if item.message.add_member is not None]  # type: ignore[union-attr]
+        grown = True
+        while grown:  # who might be a member: only members' closes can name a newcomer
+            grown = False
+            for pid, item in admissions:
+                target = item.message.add_member  # type: ignore[union-attr]
+                if target in candidates:
+                    continue
+                if any(identity.get(c.feed) in candidates for c in self.closes.get(pid, ())):
+                    candidates.add(target)  # type: ignore[arg-type]
+                    author = identity.get(item.feed)
+                    if author is not None:
+                        candidates.add(author)
+                    grown = True
+        tracked = {f for f, i in identity.items() if i in candidates}
+        self._candidates, self._tracked = candidates, tracked
+        deciding = Deciding(self, identity, feeds_of, found, tracked)
+        self._watch_ids = deciding.pasts.watch_ids
+        self._watch_feeds = deciding.pasts.watch_feeds
+        self.identity, self.feeds_of, self.deciding = identity, feeds_of, deciding
+        self.outcomes = {
+            pid: deciding.outcome(pid)
+            for pid in {*self.closes, *self.withdraws} if pid in self.proposals
         }
-        return row, canonical(row, checked=True), warnings + spend_warnings
-
-    def _spent_on(
-        self, pid: bytes, approved: bool, amount: int
-    ) -> tuple[int, tuple[tuple[str, str, str], ...]]:
-        total = 0
-        warnings = []
-        for sid, (feed, value) in sorted(self._spends.get(pid, {}).items()):
-            if feed not in self._member_feeds:
-                continue
-            total += value
-            if not approved:
-                warnings.append(("unapproved_spend", "entry", entry_id(sid)))
-            elif total > amount:
-                warnings.append(("overspend", "entry", entry_id(sid)))
-        return total, tuple(warnings)
+        self.members = deciding.members_in(None)
+        money = set(self.members)
+        for pid, item in admissions:
+            outcome = self.outcomes.get(pid)
+            if outcome is not None and any(deciding.decisions[c.id].approved
+                                           for c in outcome.firsts):
+                money.add(item.message.add_member)  # type: ignore[union-attr,arg-type]
+        self.money_ids = frozenset(money)
+        self.money_feeds = {f for f, i in identity.items() if i in money}
+        self.member_feeds = {f for f, i in identity.items() if i in self.members}
+        self._rows.clear()
+        self._dirty = set(self.proposals)
+        self._causal = False
 
     def _fold(self) -> dict[str, Any]:
-        if self._structure:
-            self._members_structure()
+        if self._causal or self.deciding is None:
+            self._decide_all()
         dirty, self._dirty = self._dirty, set()
         for pid in dirty:
-            old = self._rows.pop(pid, None)
-            if old is not None:
-                self._account(old, -1)
-            item = self._proposals.get(pid)
-            if item is not None and item.feed in self._member_feeds:
-                new = self._row(pid)
-                self._rows[pid] = new
-                self._account(new, +1)
-                if old is None:
-                    self._order_dirty = True
-            elif old is not None:
-                self._order_dirty = True
-        if self._order_dirty or dirty or self._rows_cache is None:
-            if self._order_dirty:
-                self._order = sorted((row[0]["id"], pid) for pid, row in self._rows.items())
-                self._order_dirty = False
-            rows = [self._rows[pid] for _id, pid in self._order]
-            self._rows_cache = (
-                [row for row, _t, _w in rows],
-                "[" + ",".join(text for _r, text, _w in rows) + "]",
-            )
-        row_dicts, rows_text = self._rows_cache
-        committed = self._committed
-
-        deposited = sum(self._dep_total.get(f, 0) for f in self._member_feeds)
-        spent = sum(self._spend_total.get(f, 0) for f in self._member_feeds)
-        warnings, warnings_text = self._warnings()
-        found = self._found
+            self._rows.pop(pid, None)
+            if pid in self.proposals and self._shown(pid):
+                self._rows[pid] = self._row(pid)
+        rows = [self._rows[pid] for pid in sorted(self._rows, key=entry_id)]
+        money_feeds = self.money_feeds
+        exact = {
+            "deposited": sum(self.dep_total.get(f, 0) for f in money_feeds),
+            "spent": sum(self.spend_total.get(f, 0) for f in money_feeds),
+            "committed": sum(max(0, r["amount"] - r["spent"]) for r, _t, _w in rows
+                             if r["status"] == "approved" and r["amount"] is not None),
+        }
+        exact["balance"] = exact["deposited"] - exact["spent"]
+        exact["available"] = exact["balance"] - exact["committed"]
+        warnings = self._warnings(rows, exact)
+        found = self.deciding.found_message if self.deciding else None
+        rules = self.deciding.rules if self.deciding else None
         names = {
-            feed_id(i): self._joins[f][1]  # type: ignore[index]
-            for i, f in self._identity_feed.items() if i in self._members
+            feed_id(i): self.joins[f][0][1]  # type: ignore[index]
+            for f, i in self.identity.items() if i in self.members
+            and f == self.feeds_of[i][0]
         }
         top: dict[str, Any] = {
-            "available": deposited - spent - committed,
-            "balance": deposited - spent,
-            "committed": committed,
+            **{k: clamp(v) for k, v in exact.items()},
             "currency": found.currency if found else self.default_currency,
-            "deposited": deposited,
-            "entries": self._count,
+            "entries": sum(1 for item in self.items.values() if item.feed in money_feeds),
             "group": self.keys.group_id.hex(),
             "member_names": dict(sorted(names.items())),
-            "members": sorted(feed_id(m) for m in self._members),
+            "members": sorted(feed_id(m) for m in self.members),
             "name": found.name if found else "",
             "rules": {
-                "block_vetoes": self._rules.block_vetoes,
-                "quorum": self._rules.quorum,
-                "threshold": self._rules.threshold,
+                "block_vetoes": rules.block_vetoes if rules else True,
+                "quorum": rules.quorum if rules else None,
+                "threshold": rules.threshold if rules else 50,
             },
-            "spent": spent,
         }
         parts = {key: canonical(value, checked=True) for key, value in top.items()}
-        parts["proposals"] = rows_text
+        parts["proposals"] = "[" + ",".join(text for _r, text, _w in rows) + "]"
+        warnings_text = canonical(warnings, checked=True)
         parts["warnings"] = warnings_text
         view = dict(top)
-        view["proposals"] = list(row_dicts)
+        view["proposals"] = [r for r, _t, _w in rows]
         view["warnings"] = warnings
         view["state_hash"] = digest_object(parts)
         return view
 
-    def _account(self, row: tuple[dict[str, Any], str, tuple[Any, ...]], sign: int) -> None:
-        """Add (+1) or take back (-1) one proposal row's share of the totals."""
-        fields, _text, warnings = row
-        if fields["status"] == "approved":
-            self._committed += sign * max(0, fields["amount"] - fields["spent"])
-        for warning in warnings:
-            count = self._row_warnings.get(warning, 0) + sign
-            if count:
-                self._row_warnings[warning] = count
-            else:
-                del self._row_warnings[warning]
-        if warnings:
-            self._row_warnings_version += 1
+    # ---------------------------------------------------------------------- rows
 
-    def _warnings(self) -> tuple[list[dict[str, str]], str]:
-        """Every warning, sorted; rebuilt only when one of its sources changed."""
-        # Spends on no known proposal, and non-members' entries: facts, flagged.
-        extra: list[tuple[str, str, str]] = []
-        for pid, spends in self._spends.items():
+    def _shown(self, pid: bytes) -> bool:
+        """A member's proposal; or anyone's that a member's vote or close names."""
+        item = self.proposals[pid]
+        if self.identity.get(item.feed) in self.money_ids:
+            return True
+        feeds = self.member_feeds
+        return (any(f in feeds for f in self.votes.get(pid, ()))
+                or any(c.feed in feeds for c in self.closes.get(pid, ())))
+
+    def _row(self, pid: bytes) -> tuple[dict[str, Any], str, tuple[Warning, ...]]:
+        item = self.proposals[pid]
+        proposal: msg.Proposal = item.message  # type: ignore[assignment]
+        deciding = self.deciding
+        assert deciding is not None
+        outcome = self.outcomes.get(pid)
+        warnings: list[Warning] = []
+        ids = self.identity
+        if outcome is None or outcome.status == "open":
+            ballots: dict[bytes, str] = {}
+            for feed, votes in self.votes.get(pid, {}).items():
+                ident = ids.get(feed)
+                if ident not in self.members:
+                    continue
+                for _seq, _vid, vote in reversed(votes):
+                    if not deciding.muted(None, vote):
+                        ballots[ident] = vote.message.choice  # type: ignore[union-attr]
+                        break
+            counts = tally(ballots.values())
+            status, withdrawn = "open", False
+        else:
+            status, withdrawn = outcome.status, outcome.withdrawn
+            shown = outcome.shown
+            ballots = shown.ballots if shown else {}
+            counts = shown.counts if shown else tally(())
+            pasts = deciding.pasts
+            for feed, votes in self.votes.get(pid, {}).items():
+                if feed not in self.member_feeds:
+                    continue
+                for _seq, vid, vote in votes:
+                    if not any(pasts.contains(pasts.know[c.id], vote) for c in outcome.firsts):
+                        warnings.append({"kind": "late_vote", "entry": entry_id(vid)})
+            warnings.extend({"kind": "duplicate_close", "entry": entry_id(c.id),
+                             "member": feed_id(ids[c.feed])} for c in outcome.duplicates)
+            warnings.extend({"kind": "late_withdrawal", "entry": entry_id(w.id)}
+                            for w in outcome.late_withdrawals)
+            if outcome.contested:
+                warnings.append({
+                    "kind": "contested_close",
+                    "entry": entry_id(pid),
+                    "entries": sorted(entry_id(c.id) for c in outcome.contested),
+                    "members": sorted({feed_id(ids[c.feed]) for c in outcome.contested
+                                       if c.feed in ids}),
+                })
+        if outcome is not None and outcome.status == "open" and outcome.withdrawn:
+            status, withdrawn = "rejected", True
+        amount = proposal.amount
+        spent, spend_warnings = self._spent_on(pid, status == "approved", amount)
+        author = ids.get(item.feed)
+        row = {
+            "abstain": counts["abstain"],
+            "add_member": feed_id(proposal.add_member) if proposal.add_member else None,
+            "amount": amount,
+            "author": feed_id(author) if author else None,
+            "block": counts["block"],
+            "category": proposal.category,
+            "claimed_ms": item.claimed_ms if item.claimed_ms <= MAX_JSON_INT else None,
+            "closes_ms": proposal.closes_ms,
+            "id": entry_id(pid),
+            "no": counts["no"],
+            "payee": proposal.payee,
+            "spent": clamp(spent),
+            "status": status,
+            "title": proposal.title,
+            "votes": dict(sorted((feed_id(i), c) for i, c in ballots.items())),
+            "withdrawn": withdrawn,
+            "yes": counts["yes"],
+        }
+        return row, canonical(row, checked=True), tuple(warnings + spend_warnings)
+
+    def _spent_on(self, pid: bytes, approved: bool, amount: int | None,
+                  ) -> tuple[int, list[Warning]]:
+        total = 0
+        warnings: list[Warning] = []
+        for sid, (feed, value) in sorted(self.spends.get(pid, {}).items()):
+            if feed not in self.money_feeds:
+                continue
+            total += value
+            if not approved or amount is None:
+                warnings.append({"kind": "unapproved_spend", "entry": entry_id(sid)})
+            elif total > amount:
+                warnings.append({"kind": "overspend", "entry": entry_id(sid)})
+        return total, warnings
+
+    # ------------------------------------------------------------------ warnings
+
+    def _warnings(self, rows: list[tuple[dict[str, Any], str, tuple[Warning, ...]]],
+                  exact: dict[str, int]) -> list[Warning]:
+        found: list[Warning] = [w for _r, _t, ws in rows for w in ws]
+        ids, money_feeds = self.identity, self.money_feeds
+        for kind, eid in self.problems:
+            found.append({"kind": kind, "entry": entry_id(eid)})
+        for feed, joined in self.joins.items():
+            if feed not in ids:
+                found.append({"kind": "bad_join", "feed": feed_id(feed)})
+        for feed, seq in self.fork_at.items():
+            warning: Warning = {"kind": "fork", "feed": feed_id(feed), "seq": seq}
+            if feed in ids:
+                warning["member"] = feed_id(ids[feed])
+            found.append(warning)
+        for ident, feeds in self.feeds_of.items():
+            if len(feeds) > 1 and ident in self.money_ids:
+                found.extend({"kind": "second_feed", "feed": feed_id(f),
+                              "member": feed_id(ident)} for f in feeds)
+        for pid, spends in self.spends.items():
             if pid not in self._rows:
-                extra.extend(
-                    ("unapproved_spend", "entry", entry_id(sid))
-                    for sid, (feed, _v) in spends.items() if feed in self._member_feeds
-                )
-        for feed, items in self._items.items():
-            if feed not in self._member_feeds:
-                limit = self._forks.get(feed)
-                extra.extend(
-                    ("non_member", "entry", entry_id(item.id)) for item in items.values()
-                    if type(item.message) in COUNTED and (limit is None or item.seq < limit)
-                )
-        key = (self._row_warnings_version, len(self._problems), frozenset(self._misc),
-               frozenset(extra))
-        if self._warnings_cache is not None and self._warnings_cache[0] == key:
-            return self._warnings_cache[1], self._warnings_cache[2]
-        found = self._problems | self._misc | set(self._row_warnings) | set(extra)
-        listed = [{"kind": kind, where: what} for kind, where, what in sorted(found)]
-        self._warnings_cache = (key, listed, canonical(listed, checked=True))
-        return listed, self._warnings_cache[2]
+                found.extend({"kind": "unapproved_spend", "entry": entry_id(sid)}
+                             for sid, (feed, _v) in spends.items() if feed in money_feeds)
+        for feed, at in self.at.items():
+            if feed in money_feeds:
+                continue
+            for item in (*at.values(), *(i for (f, _s), more in self.extra.items()
+                                         if f == feed for i in more)):
+                if type(item.message) in COUNTED:
+                    found.append({"kind": "non_member", "entry": entry_id(item.id)})
+        pasts = self.deciding.pasts if self.deciding else None
+        if pasts is not None:
+            for eid, state in pasts.state.items():
+                if state == "ok":
+                    continue
+                item = self.items[eid]
+                if item.feed not in money_feeds:
+                    continue
+                found.append({"kind": "close_pending" if state == "pending" else "invalid_close",
+                              "entry": entry_id(eid), "member": feed_id(ids[item.feed]),
+                              "reason": pasts.reason.get(eid, "")})
+        for name, value in sorted(exact.items()):
+            if clamp(value) != value:
+                found.append({"kind": "total_overflow", "figure": name,
+                              "feed": feed_id(self._largest(name))})
+        unique = {canonical(w, checked=True): w for w in found}
+        return [unique[key] for key in sorted(unique)]
 
+    def _largest(self, figure: str) -> bytes:
+        """The feed that holds most of a figure: where an overflow is shown."""
+        totals = self.spend_total if figure == "spent" else self.dep_total
+        feeds = sorted(self.money_feeds) or [self.keys.founder]
+        return max(feeds, key=lambda f: (abs(totals.get(f, 0)), -int.from_bytes(f, "big")))
 
 
 def fold(
@@ -360,9 +343,14 @@ def fold(
     forks: Iterable[tuple[bytes, int]] = (),
     currency: str = "",
 ) -> dict[str, Any]:
-    """Fold entries from scratch: ``forks`` holds (feed key, sequence) pairs."""
+    """Fold entries from scratch (``forks`` is ignored: forks are seen from the entries)."""
     ledger = Ledger(keys, currency)
     ledger.add_all(entries)
-    for feed, seq in forks:
-        ledger.add_fork(feed, seq)
     return ledger.view()
+
+
+def items_of(ledger: Ledger, feed: bytes) -> list[Item]:
+    """Every item of one feed, every branch, by sequence then id."""
+    found = [i for i in ledger.items.values() if i.feed == feed]
+    found.sort(key=lambda i: (i.seq, i.id))
+    return found
