@@ -112,10 +112,11 @@ def append_durable(cfg: Config) -> Figure:
 
 
 def _chunks(data: bytes, batch: int) -> list[tuple[int, int]]:
-    """Byte ranges of consecutive runs of ``batch`` frames in ``data``."""
+    """Byte ranges of consecutive runs of ``batch`` frames in ``data`` (a log)."""
     bounds: list[tuple[int, int]] = []
-    start = pos = count = 0
-    for offset, payload in framing.scan(data):
+    start = pos = framing.MAGIC_SIZE  # past the log's magic
+    count = 0
+    for offset, payload in framing.scan(data, framing.MAGIC_SIZE):
         pos = offset + framing.HEADER_SIZE + len(payload)
         count += 1
         if count == batch:
