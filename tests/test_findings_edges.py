@@ -7,6 +7,7 @@ Where a finding is about the command line, the test runs real subprocesses
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,106 @@ def test_finding_12_huge_amounts_are_bad_input_without_traceback(tmp_path: Path)
     made = ok(home, "deposit", "90071992547409.91")
     assert made["amount"] == 2**53 - 1
     assert ok(home, "status")["balance"] == 2**53 - 1
+
+
+# ------------------------------------------------------------- finding 10: invites
+
+
+def test_finding_10_tampered_invite_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    from ssbmoney.core.group import decode_invite, encode_invite
+
+    alice, bob = tmp_path / "alice", tmp_path / "bob"
+    ok(alice, "init", "--name", "Alice")
+    code = ok(alice, "group", "create", "Pot", "--currency", "EUR", "--threshold", "60",
+              "--block-vetoes", "no")["invite"]
+    ok(bob, "init", "--name", "Bob")
+    invite = decode_invite(code)
+    assert (invite.name, invite.currency, invite.rules) == ("Pot", "EUR", (60, None, False))
+    before = snapshot(bob)
+    for tampered in (
+        invite._replace(currency="JPY"),
+        invite._replace(name="Pot (new rules)"),
+        invite._replace(rules=(1, None, False)),
+        invite._replace(signature=bytes(64)),
+        invite._replace(signature=b""),
+    ):
+        code_out, out, err = run(bob, "group", "join", encode_invite(tampered))
+        _refused(code_out, out, err)
+        assert "altered" in err
+        assert snapshot(bob) == before
+    # A version 1 invite (before invites were signed) is refused, saying why.
+    import base64
+
+    import msgpack
+
+    old = msgpack.packb([1, invite.keys.group_id, invite.keys.secret, invite.keys.founder,
+                         "Pot", "JPY", []])
+    old_code = "ssbm-invite:" + base64.urlsafe_b64encode(old).decode().rstrip("=")
+    code_out, out, err = run(bob, "group", "join", old_code)
+    _refused(code_out, out, err)
+    assert "old invite" in err and snapshot(bob) == before
+    # URLs are hints, not signed: another member's invite with its URLs still joins.
+    hinted = encode_invite(invite._replace(urls=("http://127.0.0.1:9",)))
+    assert ok(bob, "group", "join", hinted)["group"] == invite.keys.group_id.hex()
+    assert ok(bob, "deposit", "12.5")["amount"] == 1250  # in the signed currency, EUR
+    again = decode_invite(ok(bob, "group", "invite")["invite"])  # re-issued by a member
+    assert again.signature == invite.signature
+    assert (again.name, again.currency, again.rules) == ("Pot", "EUR", (60, None, False))
+    group_file = json.loads(next((bob / "groups").glob("*/group.json")).read_text())
+    assert group_file["rules"] == [60, None, False] and group_file["invite_sig"]
+
+
+# -------------------------------------------------- finding 11: names, no half writes
+
+
+def test_finding_11_refused_names_and_groups_write_nothing(tmp_path: Path) -> None:
+    import base64
+
+    from ssbmoney.core.group import encode_invite
+    from ssbmoney.core.keys import keypair
+
+    home = tmp_path / "home"
+    for bad in ("Ana\x07", "An\x1b[31ma", "A\nB", "A" * 201):
+        code, out, err = run(home, "init", "--name", bad)
+        _refused(code, out, err)
+        assert "name" in err
+        assert snapshot(home) == {}
+    # An identity an older version accepted: every group create or join is refused
+    # before anything is written.
+    keys = keypair(bytes(range(32)))
+    home.mkdir()
+    (home / "identity.json").write_text(json.dumps(
+        {"name": "Ana\x07", "seed": base64.b64encode(keys.seed).decode(), "id": keys.id}))
+    before = snapshot(home)
+    code, out, err = run(home, "group", "create", "Pot", "--currency", "EUR")
+    _refused(code, out, err)
+    assert snapshot(home) == before
+    founder = tmp_path / "founder"
+    ok(founder, "init", "--name", "Founder")
+    invite = ok(founder, "group", "create", "Pot", "--currency", "EUR")["invite"]
+    code, out, err = run(home, "group", "join", invite)
+    _refused(code, out, err)
+    assert snapshot(home) == before
+    # Other refusals write nothing either.
+    fresh = tmp_path / "fresh"
+    ok(fresh, "init", "--name", "Fresh")
+    before = snapshot(fresh)
+    for args in (
+        ("group", "create", "Po\x07t", "--currency", "EUR"),
+        ("group", "create", "Pot", "--currency", "EUR", "--member", "@nope.ed25519"),
+        ("group", "create", "Pot", "--currency", "XXX"),
+        ("group", "join", invite[:-4]),
+    ):
+        code, out, err = run(fresh, *args)
+        _refused(code, out, err)
+        assert snapshot(fresh) == before, args
+    from ssbmoney.app.home import Home
+    from ssbmoney.core.group import decode_invite
+
+    for clock in (-5, 2**64 - 1):
+        with pytest.raises(BadInput, match="clock"):
+            Home(fresh, clock=lambda clock=clock: clock).join_group(decode_invite(invite))
+        with pytest.raises(BadInput, match="clock"):
+            Home(fresh, clock=lambda clock=clock: clock).create_group("Pot", "EUR")
+        assert snapshot(fresh) == before
+    assert encode_invite(decode_invite(invite)) == invite

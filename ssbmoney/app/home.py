@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,16 @@ from ssbmoney.app.dates import MAX_MS, MIN_MS
 from ssbmoney.core import content as msg
 from ssbmoney.core.entry import Entry
 from ssbmoney.core.errors import BadInput, IdentityExists, NoIdentity, StoreError
-from ssbmoney.core.group import GroupKeys, Invite, group_keys, seal
+from ssbmoney.core.group import (
+    DEFAULT_RULES,
+    GroupKeys,
+    Invite,
+    Rules,
+    group_keys,
+    invite_signed,
+    seal,
+    sign_invite,
+)
 from ssbmoney.core.keys import KeyPair, derive, keypair
 from ssbmoney.core.ledger import Ledger
 from ssbmoney.core.money import check_currency
@@ -44,6 +54,10 @@ class GroupInfo(NamedTuple):
     name: str
     currency: str
     urls: tuple[str, ...]
+    rules: Rules = DEFAULT_RULES
+    """threshold, quorum, block_vetoes as founded (what the invite signature covers)."""
+    invite_sig: bytes = b""
+    """The founder's signature over id, name, currency and rules (empty: not known)."""
 
     @property
     def id(self) -> bytes:
@@ -116,6 +130,10 @@ class Home:
 
     def init(self, name: str, seed: bytes | None = None) -> Identity:
         name = check_text(name, "a name", MAX_NAME)
+        try:  # what every entry's reader would refuse, refused before it is written
+            msg.check_text(name, "a name", multiline=False, limit=MAX_NAME)
+        except msg.BadContent as err:
+            raise BadInput(str(err)) from None
         if self.paths.root.exists() and not self.paths.root.is_dir():
             raise BadInput(f"the home {self.paths.root} is a file, not a folder")
         if self.paths.identity.exists():
@@ -169,7 +187,11 @@ class Home:
         try:
             data = json.loads(path.read_text())
             keys = group_keys(_b(data["secret"]), _b(data["founder"]))
-            return GroupInfo(keys, data["name"], data["currency"], tuple(data.get("urls", [])))
+            threshold, quorum, block_vetoes = data.get("rules", DEFAULT_RULES)
+            rules: Rules = (int(threshold), None if quorum is None else int(quorum),
+                            bool(block_vetoes))
+            return GroupInfo(keys, data["name"], data["currency"], tuple(data.get("urls", [])),
+                             rules, _b(data.get("invite_sig", "")))
         except (ValueError, KeyError, TypeError) as err:
             raise StoreError(f"group file {path} is damaged: {err}") from None
 
@@ -183,6 +205,8 @@ class Home:
                 "name": info.name,
                 "currency": info.currency,
                 "urls": list(info.urls),
+                "rules": list(info.rules),
+                "invite_sig": _s(info.invite_sig),
             },
         )
 
@@ -228,27 +252,96 @@ class Home:
             )
         secret = secret if secret is not None else os.urandom(32)
         founder = self.feed_keypair(secret)
-        info = GroupInfo(group_keys(secret, founder.public), name, currency, ())
+        keys = group_keys(secret, founder.public)
+        rules: Rules = (threshold, quorum, block_vetoes)
+        info = GroupInfo(keys, name, currency, (), rules,
+                         sign_invite(founder.secret, keys, name, currency, rules))
         found = msg.Found(name, currency, others, threshold, quorum, block_vetoes)
-        try:
-            msg.encode(found)  # refuse before anything is written
-        except msg.BadContent as err:
-            raise BadInput(f"cannot found this group: {err}") from None
-        self.save_group(info)
-        self.post(info, [found])
+        self._check_first_post(info, [found], "cannot found this group")
+        self._write_group(info, [found])
         return info
 
     def join_group(self, invite: Invite) -> GroupInfo:
-        """Join offline: keep the group's keys and write this feed's join entry."""
+        """Join offline: keep the group's keys and its founder-signed terms, and write
+        this feed's join entry."""
         self.identity()
-        info = GroupInfo(invite.keys, invite.name, invite.currency, invite.urls)
-        if not any(g.id == info.id for g in self.groups()):
-            self.save_group(info)
-        self.post(info, [])
-        return info
+        if not invite_signed(invite):
+            raise BadInput("invite code has been altered: the group's name, currency or"
+                           " rules are not what its founder signed")
+        info = GroupInfo(invite.keys, invite.name, invite.currency, invite.urls,
+                         invite.rules, invite.signature)
+        held = next((g for g in self.groups() if g.id == info.id), None)
+        if held is None:
+            self._check_first_post(info, [], "cannot join this group")
+            self._write_group(info, [])
+            return info
+        self.post(held, [])
+        if not held.invite_sig:  # joined with an older, unsigned invite: now it is known
+            held = held._replace(name=info.name, currency=info.currency, rules=info.rules,
+                                 invite_sig=info.invite_sig)
+            self.save_group(held)
+        return held
 
     def invite(self, info: GroupInfo) -> Invite:
-        return Invite(info.keys, info.name, info.currency, info.urls)
+        """The group's invite, carrying the founder's signature of its terms."""
+        if not info.invite_sig:
+            info = self._sign_as_founder(info)
+        return Invite(info.keys, info.name, info.currency, info.urls, info.rules,
+                      info.invite_sig)
+
+    def _sign_as_founder(self, info: GroupInfo) -> GroupInfo:
+        """A group founded or joined before invites were signed: its founder's home
+        signs its terms now (from the founding entry) and keeps the signature."""
+        feed = self.feed_keys(info)
+        if feed.public != info.keys.founder:
+            raise BadInput(
+                "this group was joined with an old invite its founder had not signed; ask"
+                " the founder for a new one (`ssbmoney group invite`) and join with it"
+            )
+        view = self.ledger(info).view()
+        if not view.get("name"):
+            raise BadInput("this home does not hold the group's founding entry")
+        found = view["rules"]
+        rules: Rules = (int(found["threshold"]), found["quorum"], bool(found["block_vetoes"]))
+        info = info._replace(name=view["name"], currency=view["currency"], rules=rules)
+        info = info._replace(invite_sig=sign_invite(feed.secret, info.keys, info.name,
+                                                    info.currency, rules))
+        self.save_group(info)
+        return info
+
+    def _check_first_post(
+        self, info: GroupInfo, messages: Sequence[msg.Message], what: str
+    ) -> None:
+        """Refuse (``BadInput``) what ``post`` would refuse for a feed's first entries,
+        before anything is written: their content, and this machine's clock."""
+        ident = self.identity()
+        feed = self.feed_keys(info)
+        join = msg.Join(ident.keys.public, ident.name,
+                        msg.sign_join(ident.keys.secret, info.id, feed.public))
+        try:
+            msg.check_text(ident.name, "this home's name", multiline=False, limit=MAX_NAME)
+            for message in (join, *messages):
+                msg.encode(message)
+        except msg.BadContent as err:
+            raise BadInput(f"{what}: {err}") from None
+        self.checked_clock()
+
+    def _write_group(self, info: GroupInfo, messages: Sequence[msg.Message]) -> None:
+        """Save a new group and post its first entries; when that fails, remove what
+        this call made, so a refusal leaves the home as it was."""
+        made = [d for d in (self.paths.groups, self.paths.group_dir(info.id)) if not d.exists()]
+        try:
+            self.save_group(info)
+            self.post(info, messages)
+        except BaseException:
+            if made:
+                shutil.rmtree(made[-1], ignore_errors=True)
+                if len(made) == 2:
+                    try:
+                        made[0].rmdir()
+                    except OSError:
+                        pass
+            raise
 
     # ------------------------------------------------------------------- stores
 

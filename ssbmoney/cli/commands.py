@@ -21,7 +21,7 @@ from ssbmoney.core import content as msg
 from ssbmoney.core import money
 from ssbmoney.core.entry import entry_id, parse_feed_id
 from ssbmoney.core.errors import BadInput, SsbMoneyError
-from ssbmoney.core.group import Invite, decode_invite, encode_invite, encode_pub_code
+from ssbmoney.core.group import decode_invite, encode_invite, encode_pub_code
 from ssbmoney.store.group_store import Store
 
 Result = tuple[dict[str, Any], str, int]
@@ -79,7 +79,7 @@ def cmd_group_list(home: Home, args: argparse.Namespace) -> Result:
 
 def cmd_group_invite(home: Home, args: argparse.Namespace) -> Result:
     info = _group(home, args)
-    code = encode_invite(Invite(info.keys, info.name, info.currency, info.urls))
+    code = encode_invite(home.invite(info))
     return {"group": info.id.hex(), "invite": code}, code, 0
 
 
