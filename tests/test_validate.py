@@ -60,21 +60,17 @@ def state_after(entries: Sequence[Entry], **kwargs: bool) -> FeedState:
     return FeedState(AUTHOR, GROUP, entries[-1].seq, entries[-1].id, **kwargs)
 
 
-def lookup(entries: Sequence[Entry]) -> dict[int, Entry]:
-    return {e.seq: e for e in entries}
-
-
 def run_both(
     state: FeedState, entries: Sequence[Entry], held: Sequence[Entry] = ()
 ) -> tuple[RunResult, RunResult]:
     """Run CHAIN and FULL; assert they agree on everything but ``vouched``."""
-    table = lookup(held)
+    by_id = {e.id: e for e in held}
 
-    def id_at(seq: int) -> bytes | None:
-        return table[seq].id if seq in table else None
+    def ids_at(seq: int) -> set[bytes]:
+        return {e.id for e in held if e.seq == seq}
 
-    chain_r = validate_run(state, entries, Mode.CHAIN, id_at=id_at, entry_at=table.get)
-    full_r = validate_run(state, entries, Mode.FULL, id_at=id_at, entry_at=table.get)
+    chain_r = validate_run(state, entries, Mode.CHAIN, ids_at=ids_at, entry_of=by_id.get)
+    full_r = validate_run(state, entries, Mode.FULL, ids_at=ids_at, entry_of=by_id.get)
     assert chain_r.vouched == ()
     assert verdict(chain_r) == verdict(full_r)
     return chain_r, full_r
@@ -83,7 +79,7 @@ def run_both(
 def verdict(r: RunResult) -> tuple[object, ...]:
     err = r.error
     where = None if err is None else (type(err), err.kind, err.feed, err.seq, err.entry)
-    return (r.state, r.accepted, r.duplicates, where, r.fork, r.rejected)
+    return (r.state, r.accepted, r.duplicates, where, r.forks, r.rejected)
 
 
 # ------------------------------------------------------------------ the basics
@@ -99,7 +95,8 @@ def test_feed_state_defaults_and_advance() -> None:
 
 def test_empty_run() -> None:
     r, _ = run_both(EMPTY, [])
-    assert r == RunResult(EMPTY, (), 0, None, None, (), 0)
+    assert r == RunResult(EMPTY, (), 0, None, (), (), 0)
+    assert r.fork is None
 
 
 def test_valid_chain_from_empty() -> None:
@@ -117,11 +114,12 @@ def test_valid_chain_on_top_of_state() -> None:
     assert r.accepted == tuple(more) and r.state == state_after([*held, *more])
 
 
-def test_pruned_entries_validate() -> None:
-    run = chain(3)
-    pruned = [decode(resign_raw(e.envelope, e.signature, None)) for e in run]
-    r, _ = run_both(EMPTY, pruned)
-    assert len(r.accepted) == 3 and r.state == state_after(run)
+def test_pruned_entries_do_not_even_decode() -> None:
+    for e in chain(3):
+        with pytest.raises(errors.MissingContent) as caught:
+            decode(resign_raw(e.envelope, e.signature, None))
+        assert caught.value.kind == "missing_content"
+        assert isinstance(caught.value, errors.ValidationError)
 
 
 def test_default_mode_is_chain_and_default_lookup_knows_nothing() -> None:
@@ -301,21 +299,33 @@ def other_at(seq: int, held: Sequence[Entry], *, bad: bool = False) -> Entry:
     return entry(seq, previous, b"the other branch", bad=bad)
 
 
-def test_fork_at_head() -> None:
+def fork_state(held: Sequence[Entry]) -> FeedState:
+    """The state of a feed holding ``held`` (several branches maybe), forked or not."""
+    state = EMPTY
+    for item in held:
+        state = state.advanced(item)
+    return state._replace(forked=len({e.seq for e in held}) < len(held))
+
+
+def test_fork_at_head_is_kept_as_a_branch() -> None:
     held = chain(2)
     other = other_at(2, held)
     r, _ = run_both(state_after(held), [other], held=held)
-    assert isinstance(r.error, errors.Fork) and r.error.fatal and r.error.seq == 2
-    assert r.fork == ForkProof(AUTHOR, 2, held[1], held[1].id, other)
-    assert r.state == state_after(held, forked=True) and r.accepted == ()
+    assert r.error is None and r.accepted == (other,) and r.rejected == 0
+    assert r.forks == (ForkProof(AUTHOR, 2, held[1], held[1].id, other),)
+    assert r.fork == r.forks[0]
+    assert r.state == FeedState(AUTHOR, GROUP, 2, min(held[1].id, other.id), True)
 
 
-def test_fork_at_older_sequence() -> None:
+def test_fork_at_older_sequence_and_the_branch_grows() -> None:
     held = chain(4)
     other = other_at(2, held)
-    r, _ = run_both(state_after(held), [other, entry(3, other.id)], held=held)
-    assert r.fork == ForkProof(AUTHOR, 2, held[1], held[1].id, other)
-    assert r.state.forked and r.state.seq == 4 and r.rejected == 2
+    three = entry(3, other.id, b"branch 3")
+    r, _ = run_both(state_after(held), [other, three], held=held)
+    assert r.error is None and r.accepted == (other, three)
+    assert [(p.seq, p.first, p.second) for p in r.forks] == [
+        (2, held[1], other), (3, held[2], three)]
+    assert r.state == state_after(held, forked=True)  # the longest branch stays the head
 
 
 def test_fork_proof_without_entry_lookup() -> None:
@@ -331,16 +341,24 @@ def test_forged_fork_is_a_bad_signature() -> None:
         forged = other_at(seq, held, bad=True)
         r, _ = run_both(state_after(held), [forged], held=held)
         assert isinstance(r.error, errors.BadSignature) and r.error.seq == seq
-        assert r.fork is None and not r.state.forked
+        assert r.fork is None and not r.state.forked and r.accepted == ()
+
+
+def test_forged_fork_entry_is_not_vouched_for_by_its_successor() -> None:
+    held = chain(3)
+    forged = other_at(2, held, bad=True)
+    r, _ = run_both(state_after(held), [forged, entry(3, forged.id, b"x")], held=held)
+    assert isinstance(r.error, errors.BadSignature) and r.error.entry == forged.id
+    assert r.accepted == () and r.rejected == 2
 
 
 def test_fork_within_run() -> None:
     run = chain(2)
     other = other_at(2, run)
     r, _ = run_both(EMPTY, [*run, other])
-    assert isinstance(r.error, errors.Fork) and r.accepted == tuple(run)
+    assert r.error is None and r.accepted == (*run, other)
     assert r.fork is not None and r.fork.first == run[1] and r.fork.first_id == run[1].id
-    assert r.state == state_after(run, forked=True)
+    assert r.state == FeedState(AUTHOR, GROUP, 2, min(run[1].id, other.id), True)
 
 
 def test_fork_against_unauthentic_entry_in_run_is_not_a_fork() -> None:
@@ -355,19 +373,64 @@ def test_fork_at_sequence_accepted_earlier_in_the_run() -> None:
     run = chain(3)
     other = other_at(2, run)
     r, _ = run_both(EMPTY, [*run, other])
-    assert isinstance(r.error, errors.Fork) and r.fork is not None
+    assert r.error is None and r.fork is not None and r.accepted == (*run, other)
 
 
-def test_forked_feed_refuses_everything() -> None:
+def test_previous_may_name_any_branch() -> None:
+    main = chain(3)
+    branch = [other_at(2, main)]
+    branch.append(entry(3, branch[0].id, b"branch 3"))
+    held = [*main, *branch]
+    state = fork_state(held)
+    assert state.forked and state.seq == 3
+    on_branch = entry(4, branch[1].id, b"branch 4")
+    on_main = entry(4, main[2].id, b"main 4")
+    for run in ([on_branch], [on_main], sorted([on_main, on_branch], key=lambda e: e.id)):
+        r, _ = run_both(state, run, held=held)
+        assert r.error is None and r.accepted == tuple(run)
+        assert len(r.forks) == len(run) - 1  # the second at sequence 4 forks the first
+        assert r.state.seq == 4 and r.state.head == min(e.id for e in run)
+    nowhere = entry(4, bytes(32), b"nowhere")
+    r, _ = run_both(state, [nowhere], held=held)
+    assert isinstance(r.error, errors.WrongPrevious)
+
+
+def test_branches_in_one_run() -> None:
+    e1 = entry(1, None)
+    a2, b2 = entry(2, e1.id, b"a"), entry(2, e1.id, b"b")
+    first2, second2 = sorted([a2, b2], key=lambda e: e.id)
+    on_second = entry(3, second2.id, b"on the second")
+    r, _ = run_both(EMPTY, [e1, first2, second2, on_second])
+    assert r.error is None and len(r.accepted) == 4
+    assert [p.seq for p in r.forks] == [2] and r.state.head == on_second.id
+
+
+def test_forked_feed_takes_entries_on_every_branch() -> None:
     held = chain(2)
     state = state_after(held, forked=True)
-    for run in ([entry(3, held[1].id)], [held[1]], chain(1, start=held)):
-        r, _ = run_both(state, run, held=held)
-        assert isinstance(r.error, errors.ForkedFeed) and r.error.fatal
-        assert r.accepted == () and r.duplicates == 0 and r.state == state
-        assert r.rejected == len(run)
-    r, _ = run_both(state, [])
-    assert r.error is None
+    r, _ = run_both(state, [entry(3, held[1].id)], held=held)
+    assert r.error is None and len(r.accepted) == 1 and r.state.forked
+    r, _ = run_both(state, [held[1]], held=held)
+    assert r.error is None and r.duplicates == 1 and r.state == state
+
+
+def test_chain_mode_verifies_the_leaves_of_branches(monkeypatch: pytest.MonkeyPatch) -> None:
+    e1 = entry(1, None)
+    a2, b2 = sorted([entry(2, e1.id, b"a"), entry(2, e1.id, b"b")], key=lambda e: e.id)
+    a3 = entry(3, a2.id, b"a3")
+    run = [e1, a2, b2, a3]
+    calls: list[bytes] = []
+    original = Entry.signature_ok
+
+    def counting(self: Entry) -> bool:
+        calls.append(self.id)
+        return original(self)
+
+    monkeypatch.setattr(Entry, "signature_ok", counting)
+    r = validate_run(EMPTY, run, Mode.CHAIN)
+    assert r.error is None and len(r.accepted) == 4
+    # the fork entry for itself, then the one leaf: a3 covers a2, b2 covers e1
+    assert calls == [b2.id, a3.id]
 
 
 # --------------------------------------------------- chain == full (property)
@@ -409,17 +472,16 @@ def test_chain_and_full_agree(case: tuple[FeedState, list[Entry], list[Entry]]) 
     r, f = run_both(state, run, held=held)
     # every accepted entry is authentic: own signature, or a later accepted good one
     good = [e.signature_ok() for e in f.accepted]
-    if f.accepted:
-        assert good[-1]
     assert f.vouched == tuple(e for e, ok in zip(f.accepted, good, strict=True) if not ok)
-    # the state follows the accepted entries
-    if f.accepted:
-        assert (f.state.seq, f.state.head) == (f.accepted[-1].seq, f.accepted[-1].id)
-    else:
-        assert (f.state.seq, f.state.head) == (state.seq, state.head)
+    # the state follows the accepted entries: the highest sequence, its lowest id
+    top = max([state.seq, *(e.seq for e in f.accepted)])
+    assert f.state.seq == top
+    if f.accepted and top > state.seq:
+        assert f.state.head == min(e.id for e in f.accepted if e.seq == top)
     assert len(f.accepted) + f.duplicates + f.rejected == len(run)
     assert (f.error is None) == (f.rejected == 0)
-    assert (f.fork is not None) == isinstance(f.error, errors.Fork) == f.state.forked
+    assert bool(f.forks) == f.state.forked
+    assert all(p.second in f.accepted for p in f.forks)
 
 
 def test_helpers_make_what_they_say() -> None:
