@@ -122,13 +122,21 @@ def test_chained_entry_round_trip() -> None:
     assert two.previous == one.id and two.content_size == 0
 
 
-def test_pruned_entry_keeps_its_id() -> None:
+def test_pruned_entry_is_refused_as_missing_content() -> None:
     entry = first()
-    pruned = decode(resign_raw(entry.envelope, entry.signature, None))
-    assert pruned.content is None
-    assert pruned.id == entry.id
-    assert pruned.signature_ok()
+    with pytest.raises(errors.MissingContent) as info:
+        decode(resign_raw(entry.envelope, entry.signature, None))
+    assert info.value.kind == "missing_content"
+    assert "without its content" in info.value.message
     assert resign_raw(entry.envelope, entry.signature, entry.content) == entry.raw
+
+
+def test_format_1_entry_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(errors.UnsupportedVersion) as info:
+        decode(craft({0: 1}))
+    assert "older ssbmoney (format 1)" in info.value.message
+    assert "format 2" in info.value.message
+    assert VERSION == 2 and first().version == 2
 
 
 def test_create_is_deterministic() -> None:
@@ -287,7 +295,8 @@ def test_outer_field_types() -> None:
 @pytest.mark.parametrize(
     ("index", "value", "kind"),
     [
-        (0, 2, "unsupported_version"),
+        (0, 1, "unsupported_version"),
+        (0, 3, "unsupported_version"),
         (0, 0, "unsupported_version"),
         (0, True, "malformed"),
         (0, "1", "malformed"),
@@ -376,9 +385,10 @@ def test_content_mismatches() -> None:
     assert kind_of(craft(wire_content=b"")) == "content_size_mismatch"
 
 
-def test_pruned_content_is_not_checked() -> None:
-    entry = decode(craft({6: bytes(32), 7: 999}, wire_content=None))
-    assert entry.content is None and entry.content_size == 999
+def test_missing_content_is_checked_after_the_envelope() -> None:
+    assert kind_of(craft({6: bytes(32), 7: 999}, wire_content=None)) == "missing_content"
+    assert kind_of(craft({3: 0}, wire_content=None)) == "malformed"
+    assert kind_of(craft({7: 6}, wire_content=None)) == "missing_content"
 
 
 def test_decode_does_not_check_the_signature() -> None:
@@ -420,6 +430,7 @@ def test_error_kinds_are_stable() -> None:
         errors.BadSignature: "bad_signature",
         errors.ContentHashMismatch: "content_hash_mismatch",
         errors.ContentSizeMismatch: "content_size_mismatch",
+        errors.MissingContent: "missing_content",
         errors.Fork: "fork",
         errors.ForkedFeed: "forked_feed",
     }
