@@ -8,9 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ssbmoney.cli.main import main as cli_main
+from ssbmoney.core.errors import BadInput
 
 
 def run_tui(home: Path, group: str | None) -> int:
+    if not sys.stdout.isatty():
+        raise BadInput("the terminal UI needs a terminal, and this output is not one; "
+                       "for scripts use commands such as `ssbmoney status --json`")
     from ssbmoney.tui.app import BudgetApp
 
     BudgetApp(home, group).run()

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_helpers import ok, run, snapshot
+from cli_helpers import ok, run, run_json, snapshot
 
 from ssbmoney.core.errors import BadInput
 
@@ -200,3 +200,50 @@ def test_finding_11_refused_names_and_groups_write_nothing(tmp_path: Path) -> No
             Home(fresh, clock=lambda clock=clock: clock).create_group("Pot", "EUR")
         assert snapshot(fresh) == before
     assert encode_invite(decode_invite(invite)) == invite
+
+
+# ------------------------------------------------------------ new users' first steps
+
+
+def test_new_user_version_help_examples_and_counted_words(tmp_path: Path) -> None:
+    import importlib.metadata
+
+    try:
+        expected = importlib.metadata.version("ssbmoney")
+    except importlib.metadata.PackageNotFoundError:
+        expected = "0.2.0"
+    code, out, err = run(tmp_path / "h", "--version")
+    assert (code, out.strip(), err) == (0, f"ssbmoney {expected}", "")
+    code, made, err = run_json(tmp_path / "h", "--version")
+    assert code == 0 and made == {"version": expected}
+    assert not (tmp_path / "h").exists()
+    code, out, err = run(tmp_path / "h", "--help")
+    assert code == 0 and "examples:" in out and "ssbmoney init --name" in out
+    for command in (("propose",), ("deposit",), ("group", "create"), ("vote",)):
+        code, out, err = run(tmp_path / "h", *command, "--help")
+        assert code == 0 and "example" in out and f"ssbmoney {' '.join(command)} " in out
+    home = _solo(tmp_path)
+    ok(home, "deposit", "5")
+    code, out, err = run(home, "reindex")
+    assert code == 0 and "index of 1 group\n" in out, out
+    for text in (out, run(home, "export", "--out", str(tmp_path / "x"))[1]):
+        assert not any(f"1 {word}" in text for word in ("feeds", "entries", "groups")), text
+
+
+def test_new_user_tui_without_a_terminal_refuses_instead_of_hanging(tmp_path: Path) -> None:
+    home = _solo(tmp_path)
+    for args in ((), ("tui",)):
+        code, out, err = run(home, *args)  # stdout is a pipe: not a terminal
+        _refused(code, out, err)
+        assert "terminal" in err
+    code, made, err = run_json(home, "tui")
+    assert code == 2 and made["error"]["kind"] and "terminal" in made["error"]["message"]
+
+
+def test_new_user_propose_without_amount_says_what_is_missing(tmp_path: Path) -> None:
+    home = _solo(tmp_path)
+    before = snapshot(home)
+    code, out, err = run(home, "propose", "--title", "Kettle")
+    _refused(code, out, err)
+    assert "--amount" in err and "--add-member" in err
+    assert snapshot(home) == before

@@ -115,6 +115,9 @@ def cmd_deposit(home: Home, args: argparse.Namespace) -> Result:
 
 
 def cmd_propose(home: Home, args: argparse.Namespace) -> Result:
+    if args.amount is None and not args.add_member:
+        raise BadInput("propose: a spending proposal needs --amount AMOUNT "
+                       "(or --add-member ID to admit a member)")
     with _session(home, args) as s:
         made = s.propose(args.title, args.amount, args.payee, args.category, args.closes,
                          args.add_member)
@@ -138,7 +141,8 @@ def cmd_close(home: Home, args: argparse.Namespace) -> Result:
     outcome = after["status"]
     tally = {k: after[k] for k in msg.CHOICES}
     voters = sum(tally.values())
-    why = f"{voters} of {len(view['members'])} members voted, quorum {view_quorum(view)}"
+    why = (f"{voters} of {audit_mod.count_of(len(view['members']), 'member')} voted, "
+           f"quorum {view_quorum(view)}")
     return ({"entry": entry_id(made.id), "proposal": after["id"], "outcome": outcome, **tally},
             f"closed {after['title']}: {outcome} ({why}; yes {tally['yes']}, no {tally['no']}, "
             f"abstain {tally['abstain']}, block {tally['block']})", 0)
@@ -270,6 +274,7 @@ def cmd_reindex(home: Home, args: argparse.Namespace) -> Result:
     for info in groups:
         with home.store(info) as store:
             store.rebuild_index()
-    return {"groups": len(groups)}, f"rebuilt the index of {len(groups)} groups", 0
+    text = f"rebuilt the index of {audit_mod.count_of(len(groups), 'group')}"
+    return {"groups": len(groups)}, text, 0
 
 

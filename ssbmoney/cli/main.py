@@ -9,6 +9,7 @@ return plain dicts.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import sys
@@ -18,6 +19,63 @@ from typing import Any, NoReturn
 
 from ssbmoney.core.errors import BadInput, SsbMoneyError
 from ssbmoney.store.paths import default_home
+
+FALLBACK_VERSION = "0.2.0"
+
+
+def version() -> str:
+    """This program's version, as installed (or the source's own when not installed)."""
+    try:
+        return importlib.metadata.version("ssbmoney")
+    except importlib.metadata.PackageNotFoundError:
+        return FALLBACK_VERSION
+
+
+EXAMPLES: dict[str, str] = {
+    "": """\
+examples:
+  ssbmoney init --name Ana
+  ssbmoney group create "Flat 3B" --currency EUR --member @BobsId...ed25519
+  ssbmoney group join ssbm-invite:...
+  ssbmoney deposit 50 --note "March"
+  ssbmoney propose --title "New kettle" --amount 39.90 --closes 2025-06-30
+  ssbmoney vote %1a2b yes
+  ssbmoney close %1a2b
+  ssbmoney spend %1a2b --amount 39.90 --payee "Shop"
+  ssbmoney status
+
+Run `ssbmoney COMMAND --help` for a command's options; with no command, the
+terminal UI starts.""",
+    "init": "example:\n  ssbmoney init --name Ana",
+    "whoami": "example:\n  ssbmoney whoami --json",
+    "group": "examples:\n  ssbmoney group create \"Flat 3B\" --currency EUR\n"
+             "  ssbmoney group join ssbm-invite:...\n  ssbmoney group invite",
+    "group create": "examples:\n  ssbmoney group create \"Flat 3B\" --currency EUR\n"
+                    "  ssbmoney group create Club --currency JPY --member @BobsId...ed25519"
+                    " --threshold 60 --quorum 2 --block-vetoes no",
+    "group join": "example:\n  ssbmoney group join ssbm-invite:...   (works offline)",
+    "group list": "example:\n  ssbmoney group list",
+    "group invite": "example:\n  ssbmoney group invite   (give the code to a new member)",
+    "group pub-code": "example:\n  ssbmoney group pub-code   (then, in the pub's home:"
+                      " ssbmoney pub host CODE)",
+    "deposit": "examples:\n  ssbmoney deposit 50\n  ssbmoney deposit 12.50 --note \"March\"",
+    "propose": "examples:\n  ssbmoney propose --title \"New kettle\" --amount 39.90"
+               " --payee Shop --closes 2025-06-30T18:00+02:00\n"
+               "  ssbmoney propose --title \"Admit Dara\" --add-member @DarasId...ed25519",
+    "vote": "examples:\n  ssbmoney vote %1a2b yes\n"
+            "  ssbmoney vote %1a2b no --comment \"too expensive\"",
+    "close": "example:\n  ssbmoney close %1a2b   (any unique prefix of the proposal id)",
+    "spend": "example:\n  ssbmoney spend %1a2b --amount 39.90 --payee Shop",
+    "withdraw": "example:\n  ssbmoney withdraw %1a2b",
+    "reverse": "example:\n  ssbmoney reverse %9f8e --note \"typed 500, meant 50\"",
+    "status": "examples:\n  ssbmoney status\n  ssbmoney status --json",
+    "audit": "examples:\n  ssbmoney audit ~/.local/share/ssbmoney\n"
+             "  ssbmoney audit feeds/ --invite ssbm-invite:...",
+    "export": "example:\n  ssbmoney export --out /media/usb/feeds",
+    "import": "example:\n  ssbmoney import /media/usb/feeds",
+    "reindex": "example:\n  ssbmoney reindex",
+    "tui": "example:\n  ssbmoney tui   (in a terminal)",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,12 +95,17 @@ def _common(sub: argparse.ArgumentParser, group: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ssbmoney", description="Decide about and spend shared money together.")
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog="ssbmoney", description="Decide about and spend shared money together.",
+                     epilog=EXAMPLES[""], formatter_class=raw)
     _common(parser)
+    parser.add_argument("--version", action="store_true", default=argparse.SUPPRESS,
+                        help="print the version and exit")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     def command(name: str, help_text: str, group: bool = True) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(name, help=help_text, description=help_text,
+                                  epilog=EXAMPLES.get(name), formatter_class=raw)
         _common(sub, group)
         return sub
 
@@ -50,12 +113,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--name", required=True)
     command("whoami", "show this home's identity", group=False)
 
-    grp = commands.add_parser("group", help="create, join and list groups")
+    grp = commands.add_parser("group", help="create, join and list groups",
+                              description="create, join and list groups",
+                              epilog=EXAMPLES["group"], formatter_class=raw)
     _common(grp)
     group_commands = grp.add_subparsers(dest="group_command", parser_class=_Parser, required=True)
 
     def group_command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = group_commands.add_parser(name, help=help_text, description=help_text)
+        sub = group_commands.add_parser(name, help=help_text, description=help_text,
+                                        epilog=EXAMPLES.get(f"group {name}"),
+                                        formatter_class=raw)
         _common(sub)
         return sub
 
@@ -77,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--note", default="")
     sub = command("propose", "propose spending")
     sub.add_argument("--title", required=True)
-    sub.add_argument("--amount", required=True)
+    sub.add_argument("--amount", default=None,
+                     help="the amount to spend (not with --add-member)")
     sub.add_argument("--payee", default="")
     sub.add_argument("--category", default="")
     sub.add_argument("--closes", default=None, help="closing time shown to members (ISO 8601)")
@@ -135,6 +203,9 @@ def main(
                 raise BadInput(f"argument {arg!r} is not valid UTF-8 text") from None
         args = build_parser().parse_args(args_list)
         as_json = bool(getattr(args, "json", False))
+        if getattr(args, "version", False):
+            _emit({"version": version()}, as_json, f"ssbmoney {version()}")
+            return 0
         home_dir = getattr(args, "home", None) or default_home()
         if args.command in (None, "tui"):
             if run_tui is None:
