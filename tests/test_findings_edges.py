@@ -63,6 +63,20 @@ def test_finding_08_far_closing_date_is_refused_and_any_date_renders() -> None:
     assert dates.when(dates.MAX_MS) == "9999-12-31 23:59"
 
 
+def test_finding_08_far_closing_date_on_the_command_line(tmp_path: Path) -> None:
+    home = _solo(tmp_path)
+    before = snapshot(home)
+    for closes in ("9999-12-31T23:59:59-23:59", "1969-12-31T23:59:59Z", "x" * 10_000):
+        code, out, err = run(home, "propose", "--title", "t", "--amount", "1",
+                             "--closes", closes)
+        _refused(code, out, err)
+        assert "closing time" in err and len(err) < 300
+    assert snapshot(home) == before
+    ok(home, "propose", "--title", "t", "--amount", "1", "--closes", "9999-12-31T23:59:59Z")
+    code, out, err = run(home, "status")
+    assert code == 0 and "Traceback" not in err
+
+
 def test_finding_08_a_wrong_clock_writes_nothing(tmp_path: Path) -> None:
     from ssbmoney.app.home import Home
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from ssbmoney.app import audit as audit_mod
 from ssbmoney.app.actions import Session
+from ssbmoney.app.dates import closes_ms
 from ssbmoney.app.home import GroupInfo, Home
 from ssbmoney.cli.render import status_text
 from ssbmoney.core import content as msg
@@ -118,6 +119,7 @@ def cmd_propose(home: Home, args: argparse.Namespace) -> Result:
     if args.amount is None and not args.add_member:
         raise BadInput("propose: a spending proposal needs --amount AMOUNT "
                        "(or --add-member ID to admit a member)")
+    closes_ms(args.closes)  # refused here too: a date no reader could show
     with _session(home, args) as s:
         made = s.propose(args.title, args.amount, args.payee, args.category, args.closes,
                          args.add_member)
