@@ -46,7 +46,7 @@ from store_fixtures import (
 from ssbmoney.core import entry as entry_mod
 from ssbmoney.core import framing
 from ssbmoney.core.entry import Entry
-from ssbmoney.core.errors import BadInput, StoreError
+from ssbmoney.core.errors import StoreError
 from ssbmoney.core.keys import KeyPair
 from ssbmoney.core.validate import Mode
 from ssbmoney.store.group_store import FORKS_NAME, INDEX_NAME, LOG_NAME, Store
@@ -243,71 +243,84 @@ def test_a_bad_signature_keeps_the_vouched_prefix(gdir: Path) -> None:
             assert store.feed_entries(ALICE.public, 6) == [six, seven]
 
 
-def test_fork_is_kept_as_proof_and_closes_the_feed_for_good(gdir: Path) -> None:
+def test_fork_is_kept_as_a_branch_with_its_proof(gdir: Path) -> None:
     alice = _held_store(gdir)
     rival = make_feed(ALICE, 1, start=3, previous=alice[1].id, tag=b"rival")[0]
     with Store(gdir, GROUP) as store:
-        log_before = log_bytes(gdir)
         report = store.ingest([rival])
-        assert [e.kind for e in report.errors] == ["fork"] and report.accepted == ()
+        assert report.errors == () and report.accepted == (rival,)
         (proof,) = report.forks
         assert (proof.author, proof.seq, proof.first, proof.second) == (
             ALICE.public, 3, alice[2], rival,
         )
-        assert log_bytes(gdir) == log_before  # the proof lives in forks.log only
-        assert forks_bytes(gdir) != b""
-        after_fork = stored_state(gdir), snapshot(store)
-        assert after_fork[1].heads[ALICE.public].forked
-        assert after_fork[1].forks == ((alice[2].raw, rival.raw),)
+        assert forks_bytes(gdir)[: framing.MAGIC_SIZE] == framing.FORKS_MAGIC
+        after_fork = snapshot(store)
+        state = after_fork.heads[ALICE.public]
+        assert state.forked and state.seq == 5 and state.head == alice[-1].id
+        assert after_fork.forks == ((alice[2].raw, rival.raw),)
+        assert store.ids_at(ALICE.public, 3) == {alice[2].id, rival.id}
+        assert [e.id for e in store.entries_at(ALICE.public, 3)] == sorted(
+            [alice[2].id, rival.id])
+        assert store.has(rival.id) and rival in store.feed_entries(ALICE.public)
+        assert rival in list(store.all_entries())
 
-    def refused(store: Store) -> None:
+    def more(store: Store) -> None:
+        # Entries on either branch are taken; copies are duplicates; forgeries refused.
+        on_main = make_feed(ALICE, 1, start=6, previous=alice[-1].id)[0]
+        on_rival = make_feed(ALICE, 2, start=4, previous=rival.id, tag=b"rival")
+        report = store.ingest([on_main, *on_rival])
+        assert report.errors == () and set(report.accepted) == {on_main, *on_rival}
+        assert [p.seq for p in report.forks] == [4, 5]
+        report = store.ingest([rival, alice[0]])
+        assert report.errors == () and report.duplicates == 2 and report.accepted == ()
+        forged = bad_signature(make_feed(ALICE, 1, start=2, tag=b"forged",
+                                         previous=alice[0].id)[0])
         before = stored_state(gdir)
-        nxt = make_feed(ALICE, 1, start=6, previous=alice[-1].id)
-        for run in (nxt, [rival], [bad_signature(nxt[0])]):
-            report = store.ingest(run)
-            assert [e.kind for e in report.errors] == ["forked_feed"]
-            assert report.accepted == () and report.forks == ()
-        # Before the fork the feed is undisputed: a copy of an entry there is harmless.
-        report = store.ingest([alice[0]])
-        assert report.errors == () and report.duplicates == 1 and report.accepted == ()
+        report = store.ingest([forged])
+        assert [e.kind for e in report.errors] == ["bad_signature"]
         assert stored_state(gdir) == before
         assert store.heads()[ALICE.public].forked
+        assert store.heads()[ALICE.public].seq == 6
         # Other feeds go on.
         bob3 = make_feed(BOB, 3)[2]
         assert store.ingest([bob3]).accepted == (bob3,)
 
     with Store(gdir, GROUP) as store:  # after a reopen
-        assert snapshot(store).forks == after_fork[1].forks
-        refused(store)
+        assert snapshot(store).forks == after_fork.forks
+        more(store)
+        proofs = snapshot(store).forks
+        assert len(proofs) == 3  # one per sequence forked
+        whole = snapshot(store)
     drop_index(gdir)
     with Store(gdir, GROUP) as store:  # after losing the index
-        assert store.heads()[ALICE.public].forked
+        assert snapshot(store) == whole
         store.rebuild_index()  # and after an explicit rebuild
-        assert store.heads()[ALICE.public].forked
-        assert [p.second for p in store.forks()] == [rival]
-        before = stored_state(gdir)
-        assert store.ingest(make_feed(ALICE, 1, start=6, previous=alice[-1].id)).errors
-        assert stored_state(gdir) == before
+        assert snapshot(store) == whole
     check_store(gdir)
 
 
-def test_a_fork_of_my_own_feed_stops_my_appends(gdir: Path) -> None:
+def test_appending_to_my_forked_feed_extends_its_head(gdir: Path) -> None:
     with Store(gdir, GROUP) as store:
         mine = store.append(ME.secret, ME.public, [b"a", b"b"], STAMP)
         rival = make_feed(ME, 1, start=2, previous=mine[0].id, tag=b"elsewhere")[0]
         assert len(store.ingest([rival]).forks) == 1
-        before = stored_state(gdir)
-        with pytest.raises(BadInput):
-            store.append(ME.secret, ME.public, [b"c"], STAMP)
-        assert stored_state(gdir) == before
-    with Store(gdir, GROUP) as store, pytest.raises(BadInput):
-        store.append(ME.secret, ME.public, [b"c"], STAMP)
+        head = store.heads()[ME.public]
+        assert head.forked and head.head == min(mine[1].id, rival.id)
+        (made,) = store.append(ME.secret, ME.public, [b"c"], STAMP)
+        assert made.seq == 3 and made.previous == head.head
+        assert store.heads()[ME.public].head == made.id
+    with Store(gdir, GROUP) as store:
+        (again,) = store.append(ME.secret, ME.public, [b"d"], STAMP)
+        assert again.seq == 4 and again.previous == made.id
+        assert store.ids_at(ME.public, 3) == {made.id}
+    check_store(gdir)
 
 
 def test_a_torn_fork_proof_does_not_hide_later_ones(gdir: Path) -> None:
     alice = _held_store(gdir)
     bob = make_feed(BOB, 2)
     with Store(gdir, GROUP) as store:
+        store.ingest(bob)
         store.ingest([make_feed(ALICE, 1, tag=b"rival")[0]])
     with open(gdir / FORKS_NAME, "ab") as f:  # a proof cut short by a crash
         f.write(framing.frame(b"\x92" + b"\xc4" * 40)[:30])
@@ -318,8 +331,9 @@ def test_a_torn_fork_proof_does_not_hide_later_ones(gdir: Path) -> None:
         assert [p.author for p in store.forks()] == [ALICE.public, BOB.public]
         heads = store.heads()
         assert heads[ALICE.public].forked and heads[BOB.public].forked
-        assert store.ingest(make_feed(BOB, 1, start=3, previous=bob[1].id)).errors
-        assert store.feed_entries(ALICE.public) == alice
+        report = store.ingest(make_feed(BOB, 1, start=3, previous=bob[1].id))
+        assert report.errors == () and len(report.accepted) == 1
+        assert set(alice) < set(store.feed_entries(ALICE.public))
 
 
 def test_two_stores_in_one_process_see_each_other(gdir: Path) -> None:
@@ -371,7 +385,7 @@ def _rich_store(gdir: Path) -> Snapshot:
     with Store(gdir, GROUP) as store:
         store.append(ME.secret, ME.public, [b"a", b"b", b"c"], STAMP)
         store.ingest(alice + make_feed(BOB, 4))
-        store.ingest([make_feed(BOB, 1, start=2, previous=b"\7" * 32)[0]])  # refused
+        store.ingest([make_feed(BOB, 1, start=2, previous=b"\7" * 32)[0]])  # a fork: kept
         store.ingest([make_feed(ALICE, 1, start=5, previous=alice[3].id, tag=b"f")[0]])
         store.append(ME.secret, ME.public, [b"d"], STAMP)
         return snapshot(store)
@@ -379,7 +393,7 @@ def _rich_store(gdir: Path) -> Snapshot:
 
 def test_deleted_index_is_rebuilt_identically(gdir: Path) -> None:
     before = _rich_store(gdir)
-    assert before.heads[ALICE.public].forked and before.count == 16
+    assert before.heads[ALICE.public].forked and before.count == 18
     drop_index(gdir)
     assert not (gdir / INDEX_NAME).exists()
     assert snapshot_dir(gdir) == before
@@ -476,7 +490,7 @@ def test_an_index_that_is_behind_catches_up(gdir: Path, tmp_path: Path) -> None:
         store.ingest(alice[3:] + make_feed(BOB, 2))
         store.ingest([make_feed(BOB, 1, tag=b"fork")[0]])
         full = snapshot(store)
-    assert full.count == 11 and full.heads[BOB.public].forked
+    assert full.count == 12 and full.heads[BOB.public].forked
 
     drop_index(gdir)
     for path in old.iterdir():

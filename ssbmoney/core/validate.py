@@ -141,7 +141,22 @@ def validate_run(
                 found.append(state.head)
         return found
 
-    for index, entry in enumerate(entries):
+    def links(item: Entry) -> bool:
+        """Does ``item``'s previous name an entry held or taken at the sequence before?"""
+        previous, seq = item.previous, item.seq
+        if seq == 1:
+            return previous is None
+        if previous is None:
+            return False
+        return previous in in_run.get(seq - 1, ()) or (
+            seq - 1 == state.seq and previous == state.head
+        ) or (seq - 1 <= state.seq and previous in ids_at(seq - 1))
+
+    work = list(entries)
+    index = -1
+    while index + 1 < len(work):
+        index += 1
+        entry = work[index]
         seq = entry.seq
         if entry.author != author:
             error = WrongAuthor(
@@ -188,16 +203,19 @@ def validate_run(
             )
             stop_index = index
             break
-        previous = entry.previous
-        if seq == 1:
-            linked = previous is None
-        elif previous is None:
-            linked = False
-        else:
-            linked = previous in in_run.get(seq - 1, ()) or (
-                seq - 1 == state.seq and previous == state.head
-            ) or (seq - 1 <= state.seq and previous in ids_at(seq - 1))
-        if not linked:
+        if not links(entry):
+            # Entries at one new sequence may come in any order: one that links takes
+            # the sequence, and the others are forks of it (kept if signed).
+            other = index + 1
+            while other < len(work) and work[other].seq == seq and not (
+                work[other].author == author and work[other].group == group
+                and links(work[other])
+            ):
+                other += 1
+            if other < len(work) and work[other].seq == seq:
+                work.insert(index, work.pop(other))
+                index -= 1
+                continue
             expected = "nil" if seq == 1 else "the id of an entry at the sequence before"
             error = WrongPrevious(
                 f"previous does not match: expected {expected}",

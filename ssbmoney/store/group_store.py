@@ -109,23 +109,25 @@ class Store:
         self._end = framing.MAGIC_SIZE  # log offset up to which self._states is current
         self._pending: list[tuple[bytes, bytes, int, int, int]] = []
         self._db: sqlite3.Connection | None = None
-        with self.locked():
-            self._log_fd = os.open(
-                self._log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600
-            )
-            if new_dir:
-                fsync_dir(self.directory)
-            try:
+        try:
+            with self.locked():
+                self._log_fd = os.open(
+                    self._log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600
+                )
+                if new_dir:
+                    fsync_dir(self.directory)
                 self._check_log_magic()
                 self._open_index()
                 self._catch_up()
-            except BaseException:
+        except BaseException:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+            if self._log_fd >= 0:
                 os.close(self._log_fd)
-                os.close(self._lock_fd)
                 self._log_fd = -1
-                if self._db is not None:
-                    self._db.close()
-                raise
+            os.close(self._lock_fd)
+            raise
 
     # ------------------------------------------------------------------ lifecycle
 
