@@ -49,7 +49,7 @@ import msgpack
 from ssbmoney.core import entry as entry_mod
 from ssbmoney.core import framing
 from ssbmoney.core.entry import Entry
-from ssbmoney.core.errors import BadForkProof, StoreError, ValidationError
+from ssbmoney.core.errors import BadForkProof, MissingContent, StoreError, ValidationError
 from ssbmoney.core.validate import FeedState, ForkProof, Mode, validate_run
 
 INDEX_FORMAT = 2
@@ -407,11 +407,17 @@ class Store:
         sequence is kept in ``forks.log``.
         """
         by_feed: dict[bytes, list[Entry]] = {}
+        errors: list[ValidationError] = []
         for item in entries:
+            if item.content is None:  # decode refuses these; never store one
+                errors.append(MissingContent(
+                    "entry came without its content (stripped, e.g. by a relay); entries"
+                    " are taken only with their content",
+                    feed=item.author, seq=item.seq, entry=item.id))
+                continue
             by_feed.setdefault(item.author, []).append(item)
         accepted: list[Entry] = []
         duplicates = 0
-        errors: list[ValidationError] = []
         forks: list[ForkProof] = []
         with self.locked():
             self._refresh()
