@@ -30,7 +30,9 @@ def _maybe(text: str | None) -> bytes | None:
 def _outcome(case: dict[str, Any], mode: Mode) -> dict[str, Any]:
     """Run one case in one mode; report it in the vectors' ``expect`` vocabulary."""
     st = case["state"]
-    held = {int(seq): decode(bytes.fromhex(raw)) for seq, raw in st["held"].items()}
+    held = {int(seq): [decode(bytes.fromhex(raw)) for raw in raws]
+            for seq, raws in st["held"].items()}
+    by_id = {e.id: e for entries_at in held.values() for e in entries_at}
     state = FeedState(
         bytes.fromhex(st["author"]), bytes.fromhex(st["group"]), st["seq"],
         _maybe(st["head"]), st["forked"],
@@ -47,10 +49,10 @@ def _outcome(case: dict[str, Any], mode: Mode) -> dict[str, Any]:
         assert entry.id.hex() == want_id, f"id of entry {index}"
         entries.append(entry)
 
-    def id_at(seq: int) -> bytes | None:
-        return held[seq].id if seq in held else None
+    def ids_at(seq: int) -> set[bytes]:
+        return {e.id for e in held.get(seq, ())}
 
-    result = validate_run(state, entries, mode, id_at=id_at, entry_at=held.get)
+    result = validate_run(state, entries, mode, ids_at=ids_at, entry_of=by_id.get)
     error, error_index, error_seq = None, None, None
     if result.error is not None:
         error, error_seq = result.error.kind, result.error.seq
@@ -58,17 +60,16 @@ def _outcome(case: dict[str, Any], mode: Mode) -> dict[str, Any]:
         assert result.error.feed == state.author
     elif decode_error is not None:
         error, error_index = decode_error.kind, len(entries)
-    if result.fork is not None:
-        proof = result.fork
-        assert proof.author == state.author and proof.seq == error_seq
-        assert proof.second.id.hex() == case["ids"][error_index]
-        if proof.seq in held:
-            assert proof.first == held[proof.seq]
-            assert proof.first_id == held[proof.seq].id
+    for proof in result.forks:
+        assert proof.author == state.author and proof.second in result.accepted
+        assert proof.second.seq == proof.seq and proof.first_id != proof.second.id
+        others = [*held.get(proof.seq, ()), *(e for e in result.accepted
+                                               if e.seq == proof.seq)]
+        assert proof.first_id in {e.id for e in others}
+        if proof.first is not None:
+            assert proof.first.id == proof.first_id
     for entry in result.vouched:
         assert entry in result.accepted and not entry.signature_ok()
-    seqs = [entry.seq for entry in result.accepted]
-    assert seqs == list(range(state.seq + 1, state.seq + 1 + len(seqs)))
     assert all(entry in entries for entry in result.accepted)
     return {
         "accepted": len(result.accepted),
@@ -77,6 +78,7 @@ def _outcome(case: dict[str, Any], mode: Mode) -> dict[str, Any]:
         "error_index": error_index,
         "error_seq": error_seq,
         "fork": result.fork is not None,
+        "forks": [proof.seq for proof in result.forks],
         "vouched": [entry.seq for entry in result.vouched],
         "state_seq": result.state.seq,
         "state_head": None if result.state.head is None else result.state.head.hex(),
