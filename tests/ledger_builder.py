@@ -161,6 +161,22 @@ class World:
             seal(self.keys.content_key, who.feed.public, msg.encode(message)),
         )
 
+    def branch(self, who: Person, seq: int, messages: list[msg.Message]) -> list[Entry]:
+        """A second branch of ``who``'s feed from ``seq`` on: validly signed entries
+        chained to the entry before ``seq`` (not appended: ``who`` keeps branch one)."""
+        previous = who.entries[seq - 2].id if seq > 1 else None
+        made = []
+        for offset, message in enumerate(messages):
+            self.clock += 1
+            entry = entry_mod.create(
+                who.feed.secret, who.feed.public, self.group, seq + offset, previous,
+                STAMP + self.clock,
+                seal(self.keys.content_key, who.feed.public, msg.encode(message)),
+            )
+            made.append(entry)
+            previous = entry.id
+        return made
+
     # ------------------------------------------------------------------ actions
 
     def deposit(self, who: Person, amount: int, note: str = "") -> Entry:

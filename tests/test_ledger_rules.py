@@ -241,31 +241,45 @@ def test_open_proposal_shows_latest_votes() -> None:
 # ----------------------------------------------------------------------- closes
 
 
-def test_concurrent_closes_merge_their_cuts_whatever_the_order() -> None:
+def test_concurrent_first_closes_that_agree_stand_whatever_the_order() -> None:
     w = World(5)
     a, b, c, d, e = w.people
     p = w.propose(a, 100)
     w.vote(a, p, "yes")
     w.vote(b, p, "yes")
-    w.vote(c, p, "yes")
-    w.vote(d, p, "no")
-    w.vote(e, p, "no")
-    w.sync(a, b)                        # a sees a, b: two yes, no quorum
-    w.sync(c, d)                        # c sees c, d, e: one yes, two no
-    w.sync(c, e)
+    w.vote(c, p, "no")
+    w.sync(a, b)                        # a sees a, b: two yes, no quorum (3)
+    w.sync(c, d)                        # c sees c, d: one no
     close_a = w.close(a, p)
     close_c = w.close(c, p)
     assert c.seen.get(a.feed_key, 0) < close_a.seq and a.seen.get(c.feed_key, 0) < close_c.seq
-    # Alone, neither close approves; merged, 3 yes 2 no is approved.
-    only_a = [x for x in w.entries if x != close_c]
-    only_c = [x for x in w.entries if x != close_a]
-    assert row(w.view(only_a), p)["status"] == "rejected"
-    assert (row(w.view(only_c), p)["yes"], row(w.view(only_c), p)["no"]) == (1, 2)
     view = same_views(w, w.entries)
     got = row(view, p)
-    assert got["status"] == "approved"
-    assert (got["yes"], got["no"]) == (3, 2)
-    assert "duplicate_close" not in kinds(view)
+    assert got["status"] == "rejected"
+    assert "contested_close" not in kinds(view) and "duplicate_close" not in kinds(view)
+
+
+def test_concurrent_first_closes_that_disagree_reject_and_are_flagged() -> None:
+    """Two members closed offline, neither seeing the other's close, and they disagree:
+    the proposal is rejected and both closes and closers are named. A late closer can
+    delay spending, never approve it."""
+    w = World(3, quorum=1)
+    a, b, c = w.people
+    p = w.propose(a, 100)
+    w.vote(a, p, "yes")
+    w.vote(b, p, "no")
+    close_a = w.close(a, p)             # a saw only its own yes: approved
+    w.sync(b, c)
+    close_b = w.close(b, p, {a: p.seq, b: b.head})  # saw the proposal, not a's vote
+    view = same_views(w, w.entries)
+    assert row(view, p)["status"] == "rejected"
+    contested = [x for x in view["warnings"] if x["kind"] == "contested_close"]
+    assert len(contested) == 1
+    assert contested[0]["entries"] == sorted([eid(close_a), eid(close_b)])
+    assert contested[0]["members"] == sorted([a.id, b.id])
+    # Each close alone decided on its own past: a's approves, b's rejects.
+    assert row(w.view([x for x in w.entries if x != close_b]), p)["status"] == "approved"
+    assert row(w.view([x for x in w.entries if x != close_a]), p)["status"] == "rejected"
 
 
 def test_close_that_saw_an_earlier_close_changes_nothing() -> None:
@@ -633,59 +647,63 @@ def test_newcomer_with_forged_join() -> None:
 # ------------------------------------------------------------------------ forks
 
 
-def test_fork_leaves_out_the_feed_from_the_fork_on() -> None:
+def test_fork_keeps_the_money_of_every_branch() -> None:
     w = World(3)
     a, b, c = w.people
     w.deposit(b, 100)
     fork_seq = b.head + 1
     w.deposit(b, 200)
     w.deposit(b, 400)
-    other = w.fork(b, fork_seq, msg.Deposit(10_000, "the other branch"))
+    other = w.branch(b, fork_seq, [msg.Deposit(10_000, "the other branch"),
+                                   msg.Deposit(5, "and on")])
     w.deposit(a, 1)
-    forks = [(b.feed_key, fork_seq)]
-    view = same_views(w, [*w.entries, other], forks)
-    assert view["deposited"] == 101
-    assert {"kind": "fork", "feed": feed_id(b.feed_key)} in view["warnings"]
-    # The fork proof may come before or after the entries, once or twice.
-    led = w.ledger([])
-    led.add_fork(b.feed_key, fork_seq)
-    for x in [other, *w.entries]:
-        led.add(x)
-    led.add_fork(b.feed_key, fork_seq + 1)    # a later proof does not widen the cut-off
-    assert led.view() == view
+    view = same_views(w, [*w.entries, *other])
+    assert view["deposited"] == 100 + 200 + 400 + 10_000 + 5 + 1
+    assert {"kind": "fork", "feed": feed_id(b.feed_key), "member": b.id,
+            "seq": fork_seq} in view["warnings"]
     assert b.id in view["members"] and c.id in view["members"]
 
 
-def test_homes_holding_different_branches_of_a_fork_agree() -> None:
-    """One home kept branch 1 beyond the fork, another branch 2: once both hold the
-    fork proof, their views and state hashes are the same."""
+def test_homes_holding_different_branches_of_a_fork_agree_once_both_hold_both() -> None:
     w = World(3)
     a, b, _c = w.people
     w.deposit(a, 100)
     fork_seq = b.head + 1
     branch_one = [w.deposit(b, 200), w.deposit(b, 300)]
-    other = w.fork(b, fork_seq, msg.Deposit(9_999, "the other branch"))
-    prefix = [e for e in w.entries if e not in branch_one]
-    forks = [(b.feed_key, fork_seq)]
-    one = w.view([*prefix, *branch_one], forks)
-    two = w.view([*prefix, other], forks)
-    assert one == two and one["deposited"] == 100
+    other = w.branch(b, fork_seq, [msg.Deposit(9_999, "the other branch")])
+    prefix = [x for x in w.entries if x not in branch_one]
+    one = w.view([*prefix, *branch_one, *other])
+    two = w.view([*other, *prefix, *branch_one])
+    assert one == two and one["deposited"] == 100 + 200 + 300 + 9_999
 
 
-def test_fork_drops_votes_after_it() -> None:
+def test_fork_mutes_votes_only_in_closes_that_saw_the_proof() -> None:
     w = World(3)
     a, b, c = w.people
     p = w.propose(a, 100)
     w.vote(a, p, "yes")
     fork_seq = b.head + 1
     w.vote(b, p, "yes")
+    other = w.branch(b, fork_seq, [msg.Vote(p.id, "no", "other branch")])
     w.vote(c, p, "yes")
     w.sync_all()
-    w.close(a, p)
-    view = w.view(forks=[(b.feed_key, fork_seq)])
+    close = w.close(a, p)               # a saw only branch one: b's yes counts
+    view = same_views(w, [*w.entries, *other])
     got = row(view, p)
-    assert b.id not in got["votes"] and got["yes"] == 2
+    assert got["status"] == "approved" and b.id in got["votes"] and got["yes"] == 3
     assert warnings_of(view, b) == {"fork"}
+    # A close whose cut names the fork proof mutes b from the fork point on.
+    q = w.propose(a, 50)
+    w.vote(a, q, "yes")
+    w.vote(b, q, "yes")
+    heads = sorted((f, s, w.id_at(f, s)) for f, s in a.seen.items())
+    heads = [h for h in heads if h[0] != b.feed_key]
+    proof = [(b.feed_key, fork_seq, b.entries[fork_seq - 1].id),
+             (b.feed_key, fork_seq, other[0].id)]
+    close_q = w.write(a, msg.Close(q.id, tuple(sorted([*heads, *proof]))))
+    view = same_views(w, [*w.entries, *other])
+    assert b.id not in row(view, q)["votes"]
+    assert close.id != close_q.id
 
 
 # ------------------------------------------------------------------ unreadable
@@ -699,7 +717,7 @@ def test_unreadable_content_is_warned_and_ignored() -> None:
     w.deposit(a, 1)
     view = check(w)
     assert view["deposited"] == 101
-    assert warnings_of(view, bad) == {"unreadable"}
+    assert warnings_of(view, bad) == {"bad_content"}
     assert eid(bad) in {x.get("entry") for x in view["warnings"]}
 
 

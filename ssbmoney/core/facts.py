@@ -163,7 +163,7 @@ class Facts:
                 identity = message.identity  # type: ignore[union-attr]
                 self.joins.setdefault(feed, []).append(
                     (identity, message.name))  # type: ignore[union-attr]
-                if identity in self._candidates or tracked:
+                if identity in self._candidates or tracked or feed == self.keys.founder:
                     self._causal = True  # a member's feed (or a second one): who counts
             elif seq == 1:
                 self.joins.setdefault(feed, []).append(None)

@@ -95,8 +95,10 @@ class Ledger(Facts):
             found = self.items[eid]
         founder = identity.get(self.keys.founder)
         candidates: set[bytes] = set()
-        if found is not None and founder is not None:
-            candidates = {founder, *found.message.members}  # type: ignore[union-attr]
+        if found is not None:
+            candidates = set(found.message.members)  # type: ignore[union-attr]
+            if founder is not None:
+                candidates.add(founder)
         admissions = [(pid, item) for pid, item in self.proposals.items()
                       if item.message.add_member is not None]  # type: ignore[union-attr]
         grown = True
@@ -289,8 +291,8 @@ class Ledger(Facts):
         ids, money_feeds = self.identity, self.money_feeds
         for kind, eid in self.problems:
             found.append({"kind": kind, "entry": entry_id(eid)})
-        for feed, joined in self.joins.items():
-            if feed not in ids:
+        for feed in self.joins:
+            if self.identity_of(feed) is None:
                 found.append({"kind": "bad_join", "feed": feed_id(feed)})
         for feed, seq in self.fork_at.items():
             warning: Warning = {"kind": "fork", "feed": feed_id(feed), "seq": seq}
