@@ -7,15 +7,15 @@ checked is still true when it writes.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
+from ssbmoney.app.dates import closes_ms
 from ssbmoney.app.home import GroupInfo, Home
 from ssbmoney.core import content as msg
 from ssbmoney.core import money
 from ssbmoney.core.entry import Entry, entry_id, parse_entry_id, parse_feed_id
 from ssbmoney.core.errors import BadInput
-from ssbmoney.core.ledger import Ledger
+from ssbmoney.core.ledger import MAX_JSON_INT, Ledger, honest_cut
 from ssbmoney.store.group_store import Store
 
 
@@ -28,7 +28,7 @@ class Session:
         self.store = store
         self.notes: list[str] = []  # things the member should know about what was done
         self._ledger: Ledger | None = None
-        self._seen: dict[bytes, int] = {}
+        self._offset = 0
 
     @property
     def currency(self) -> str:
@@ -39,16 +39,9 @@ class Session:
         appended since (by this session or any other process): each action checks
         against the latest entries without folding everything again."""
         if self._ledger is None:
-            self._ledger = self.home.ledger(self.info, self.store)
-            self._seen = {feed: state.seq for feed, state in self.store.heads().items()}
-            return self._ledger
-        for feed, state in self.store.heads().items():
-            have = self._seen.get(feed, 0)
-            if state.seq > have:
-                self._ledger.add_all(self.store.feed_entries(feed, have + 1))
-                self._seen[feed] = state.seq
-        for proof in self.store.forks():
-            self._ledger.add_fork(proof.author, proof.seq)
+            self._ledger = Ledger(self.info.keys, self.info.currency)
+        entries, self._offset = self.store.read_from(self._offset)
+        self._ledger.add_all(entries)
         return self._ledger
 
     def view(self) -> dict[str, Any]:
@@ -70,27 +63,58 @@ class Session:
                 "non_member, and not counted"
             )
 
+    def _not_forked(self, doing: str) -> None:
+        """A member whose feed forked (their home was copied, or their key used on two
+        machines) keeps their money records, but their votes and closes would be
+        muted wherever the proof is seen: refuse rather than write what cannot count."""
+        ledger = self.ledger()
+        ledger.view()
+        me = self.home.feed_keys(self.info).public
+        identity = self.home.identity().keys.public
+        if me in ledger.fork_at or len(ledger.feeds_of.get(identity, ())) > 1:
+            raise BadInput(
+                f"your feed in this group has forked (this home's history was also written"
+                f" on another machine, e.g. a copied home): your deposits and spends still"
+                f" count, but {doing} would not; recovery comes with device linking")
+
+    def _within_bounds(self, figure: str, amount: int) -> None:
+        """Refuse a write that would take a total past what every JSON reader reads
+        exactly (2**53 - 1 minor units)."""
+        ledger = self.ledger()
+        ledger.view()
+        totals = ledger.dep_total if figure == "deposited" else ledger.spend_total
+        total = sum(totals.get(f, 0) for f in ledger.money_feeds) + amount
+        if total > MAX_JSON_INT:
+            raise BadInput(f"this would take the group's {figure} total past "
+                           f"{money.format_amount(MAX_JSON_INT, self.currency)}"
+                           f" {self.currency}, the most any figure can show exactly")
+
     # ---------------------------------------------------------------- actions
 
     def deposit(self, amount_text: str, note: str = "") -> Entry:
         amount = self.amount(amount_text)
         with self.store.locked():
             self._member(self.view())
+            self._within_bounds("deposited", amount)
             return self._post(msg.Deposit(amount, note))
 
     def propose(
         self,
         title: str,
-        amount_text: str,
+        amount_text: str | None,
         payee: str = "",
         category: str = "",
         closes: str | None = None,
         add_member: str | None = None,
     ) -> Entry:
-        amount = self.amount(amount_text)
         if not title.strip():
             raise BadInput("a proposal needs a title")
         add = parse_feed_id(add_member) if add_member else None
+        if add is not None and amount_text not in (None, ""):
+            raise BadInput("an admission (--add-member) carries no amount: leave out --amount")
+        if add is None and amount_text in (None, ""):
+            raise BadInput("a spending proposal needs --amount (only --add-member needs none)")
+        amount = self.amount(amount_text) if add is None and amount_text else None
         proposal = msg.Proposal(title.strip(), amount, payee, category, closes_ms(closes), add)
         with self.store.locked():
             self._member(self.view())
@@ -109,6 +133,7 @@ class Session:
                 raise BadInput(f"proposal {proposal['title']!r} is {proposal['status']}; "
                                "a vote on it would not count")
             self._member(view)
+            self._not_forked("your votes")
             made = self._post(msg.Vote(parse_entry_id(proposal["id"]), choice, comment))
         return made, proposal
 
@@ -122,8 +147,10 @@ class Session:
             if view["name"] and self.home.identity().keys.id not in view["members"]:
                 raise BadInput("you are not a member of this group: your close would not"
                                " decide anything")
-            cut = tuple(sorted((feed, s.seq) for feed, s in self.store.heads().items()))
-            made = self._post(msg.Close(parse_entry_id(proposal["id"]), cut))
+            self._not_forked("your closes")
+            pid = parse_entry_id(proposal["id"])
+            me = self.home.feed_keys(self.info).public
+            made = self._post(msg.Close(pid, honest_cut(self.ledger(), pid, me)))
             after = find_proposal(self.view(), proposal["id"])
         return made, after
 
@@ -134,6 +161,9 @@ class Session:
         with self.store.locked():
             view = self.view()
             proposal = find_proposal(view, proposal_id)
+            if proposal["amount"] is None:
+                raise BadInput(f"proposal {proposal['title']!r} admits a member: nothing is"
+                               " ever spent on an admission")
             if proposal["status"] != "approved":
                 raise BadInput(f"proposal {proposal['title']!r} is {proposal['status']}, "
                                "not approved: nothing may be spent on it")
@@ -145,6 +175,7 @@ class Session:
                     "left of what was approved"
                 )
             self._member(view)
+            self._within_bounds("spent", amount)
             spend = msg.Spend(parse_entry_id(proposal["id"]), amount,
                               payee or proposal["payee"], note)
             made = self._post(spend)
@@ -198,18 +229,3 @@ def find_proposal(view: dict[str, Any], text: str) -> dict[str, Any]:
         raise BadInput(f"{len(matches)} proposals have ids starting {text!r}; give more of it")
     found: dict[str, Any] = matches[0]
     return found
-
-
-def closes_ms(text: str | None) -> int | None:
-    """A closing time to show members (ISO 8601); it never decides anything."""
-    if text is None or not text.strip():
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise BadInput(f"a closing time must be an ISO 8601 date or time, not {text!r}") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    if when.timestamp() < 0:
-        raise BadInput(f"a closing time must be after 1970, not {text!r}")
-    return int(when.timestamp()) * 1000

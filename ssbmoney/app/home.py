@@ -389,6 +389,4 @@ class Home:
                 return self.ledger(info, opened)
         ledger = Ledger(info.keys, info.currency)
         ledger.add_all(store.all_entries())
-        for proof in store.forks():
-            ledger.add_fork(proof.author, proof.seq)
         return ledger

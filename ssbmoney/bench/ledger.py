@@ -57,8 +57,9 @@ class _Group:
         self.entries.append(made)
         return made
 
-    def cut(self) -> tuple[tuple[bytes, int], ...]:
-        return tuple(sorted((self.feeds[i].public, s) for i, (s, _h) in self.heads.items()))
+    def cut(self) -> tuple[tuple[bytes, int, bytes], ...]:
+        return tuple(sorted((self.feeds[i].public, s, h)  # type: ignore[misc]
+                            for i, (s, h) in self.heads.items()))
 
 
 def _text(rng: random.Random, size: int) -> str:

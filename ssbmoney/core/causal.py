@@ -263,28 +263,29 @@ class Pasts:
         if start.id in self.state:
             return
         preps: dict[bytes, _Prep] = {}
-        stack = [start]
-        on_stack = {start.id}
+        stack: list[tuple[Item, bool]] = [(start, False)]
+        path: set[bytes] = set()  # closes whose past is being found (grey)
         while stack:
-            top = stack[-1]
+            top, expanded = stack.pop()
             if top.id in self.state:
-                stack.pop()
-                on_stack.discard(top.id)
                 continue
             prep = preps.get(top.id)
             if prep is None:
                 prep = preps[top.id] = self._prep(top)
-            waiting = [d for d in prep.deps if d.id not in self.state]
-            if waiting:
-                cycle = [d for d in waiting if d.id in on_stack]
-                if cycle:  # impossible with honest hashes: refuse rather than loop
-                    self.state[top.id], self.reason[top.id] = INVALID, "its past is circular"
-                    continue
-                for dep in waiting:
-                    stack.append(dep)
-                    on_stack.add(dep.id)
+            if expanded:
+                path.discard(top.id)
+                self._finish(top, prep)
                 continue
-            self._finish(top, prep)
+            waiting = [d for d in prep.deps if d.id not in self.state]
+            if any(d.id in path for d in waiting):  # impossible with honest hashes
+                know = Knowledge()
+                self.place(know, top)
+                self.know[top.id] = know
+                self.state[top.id], self.reason[top.id] = INVALID, "its past is circular"
+                continue
+            path.add(top.id)
+            stack.append((top, True))
+            stack.extend((dep, False) for dep in waiting)
 
     def _finish(self, close: Item, prep: _Prep) -> None:
         state = self.state

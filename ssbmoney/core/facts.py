@@ -173,7 +173,7 @@ class Facts:
                 self.problems.add(("misplaced_join", eid))
             return
         if kind is msg.Deposit:
-            amount = message.amount  # type: ignore[union-attr]
+            amount: int = message.amount  # type: ignore[union-attr,assignment]
             self.deposits[eid] = (feed, amount)
             if (feed, eid) not in self.reversed:
                 self.dep_total[feed] = self.dep_total.get(feed, 0) + amount
@@ -183,7 +183,8 @@ class Facts:
             if tracked and message.add_member is not None:  # type: ignore[union-attr]
                 self._causal = True
         elif kind is msg.Spend:
-            pid, amount = message.proposal, message.amount  # type: ignore[union-attr]
+            pid = message.proposal  # type: ignore[union-attr]
+            amount = message.amount  # type: ignore[union-attr,assignment]
             self.spend_of[eid] = (feed, pid, amount)
             if (feed, eid) not in self.reversed:
                 self.spends.setdefault(pid, {})[eid] = (feed, amount)

@@ -339,6 +339,43 @@ class Ledger(Facts):
         return max(feeds, key=lambda f: (abs(totals.get(f, 0)), -int.from_bytes(f, "big")))
 
 
+def honest_cut(ledger: Ledger, pid: bytes, me: bytes) -> tuple[tuple[bytes, int, bytes], ...]:
+    """The cut an honest close of ``pid`` by feed ``me`` names: for every feed of every
+    member (and the proposal's own feed), the latest entry whose whole past this home
+    holds — never past a close that is still pending here, so one member's
+    unresolvable cut cannot make everyone's closes pending; a forked feed by its fork
+    proof (the two entries at its fork point), once. Its size grows with the members,
+    never with strangers' feeds."""
+    ledger.view()
+    deciding = ledger.deciding
+    assert deciding is not None
+    pasts = deciding.pasts
+    feeds = {f for m in ledger.members for f in ledger.feeds_of.get(m, ())}
+    proposal = ledger.proposals.get(pid)
+    if proposal is not None:
+        feeds.add(proposal.feed)
+    feeds.discard(me)
+    heads: list[tuple[bytes, int, bytes]] = []
+    for feed in sorted(feeds):
+        fork = ledger.fork_at.get(feed)
+        if fork is not None:
+            proof = sorted(ledger.at_seq(feed, fork), key=lambda i: i.id)[:2]
+            heads.extend((feed, i.seq, i.id) for i in proof)
+            continue
+        held = ledger.at.get(feed, {})
+        seq = 0
+        while seq + 1 in held:  # the gapless prefix as held now (pasts hold an older one)
+            seq += 1
+        while seq > 0:
+            item = ledger.at[feed][seq]
+            before = pasts.last_close(item)
+            if before is None or pasts.state.get(before.id) != "pending":
+                heads.append((feed, seq, item.id))
+                break
+            seq = before.seq - 1
+    return tuple(sorted(heads))
+
+
 def fold(
     keys: GroupKeys,
     entries: Iterable[Entry],

@@ -21,7 +21,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
-from ssbmoney.app.actions import Session, closes_ms
+from ssbmoney.app.actions import Session
+from ssbmoney.app.dates import closes_ms
 from ssbmoney.core import money
 from ssbmoney.core.errors import SsbMoneyError
 from ssbmoney.tui import words

@@ -66,8 +66,7 @@ class Live:
         self.me = home.identity().keys.id
         self._lock = threading.Lock()
         self._ledger = Ledger(info.keys, info.currency)
-        self._heads: dict[bytes, int] = {}
-        self._forks: set[tuple[bytes, int]] = set()
+        self._offset = 0
         self._seen: Signature = (None, None)
         self._generation = 0
         self._stopped = threading.Event()
@@ -93,8 +92,7 @@ class Live:
             signature = self.signature()  # before reading: later writes show next time
             if self._shrank(signature):
                 self._ledger = Ledger(self.info.keys, self.info.currency)
-                self._heads = {}
-                self._forks = set()
+                self._offset = 0
             # Seen even if reading fails, so a broken store is reported once per
             # change rather than on every poll tick.
             self._seen = signature
@@ -111,20 +109,8 @@ class Live:
         return new is None or new[0] < old[0] or new[2] != old[2]
 
     def _take_in(self, store: Store) -> None:
-        heads = store.heads()
-        if not self._heads:
-            # First look: read the log straight through rather than feed by feed.
-            self._add(store.all_entries())
-        else:
-            for feed, state in heads.items():
-                known = self._heads.get(feed, 0)
-                if state.seq > known:
-                    self._add(store.feed_entries(feed, known + 1))
-        self._heads = {feed: state.seq for feed, state in heads.items()}
-        for proof in store.forks():
-            if (proof.author, proof.seq) not in self._forks:
-                self._forks.add((proof.author, proof.seq))
-                self._ledger.add_fork(proof.author, proof.seq)
+        entries, self._offset = store.read_from(self._offset)
+        self._add(entries)
 
     def _add(self, entries: Iterable[Entry]) -> None:
         add, stopped = self._ledger.add, self._stopped.is_set
