@@ -119,12 +119,13 @@ def unique_prefix(ids: list[str], target: str) -> str:
 
 def read_frames(path: Path) -> list[bytes]:
     data = path.read_bytes()
-    assert framing.good_end(data) == len(data)
-    return [payload for _offset, payload in framing.scan(data)]
+    assert data.startswith(framing.LOG_MAGIC)
+    assert framing.good_end(data, framing.MAGIC_SIZE) == len(data)
+    return [payload for _offset, payload in framing.scan(data, framing.MAGIC_SIZE)]
 
 
 def write_frames(path: Path, payloads: list[bytes]) -> None:
-    path.write_bytes(b"".join(framing.frame(p) for p in payloads))
+    path.write_bytes(framing.LOG_MAGIC + b"".join(framing.frame(p) for p in payloads))
 
 
 # --------------------------------------------------------------------------- world
@@ -935,22 +936,26 @@ def test_audit_finds_a_fork(world: World, forked: dict[str, Any]) -> None:
     assert sorted(fork["entries"]) == forked["entries"]
 
 
-def test_import_of_a_fork_is_kept_as_proof_and_flagged(
+def test_import_of_a_fork_keeps_both_branches_and_flags_the_member(
     world: World, forked: dict[str, Any], tmp_path: Path
 ) -> None:
     b = copy_home(world.b, tmp_path / "bob")
     log = group_dir(b) / "entries.log"
     before_log = log.read_bytes()
     code, raw, err = run(b, "import", str(forked["path"]), "--json")
-    assert code == 1, (raw, err)
-    assert one_json(raw)["received"] == 0
-    assert log.read_bytes() == before_log
+    assert code == 0, (raw, err)
+    report = one_json(raw)
+    assert report["received"] == 1 and report["forks"] == 1
+    assert log.read_bytes().startswith(before_log)  # appended, nothing changed
     view = ok(b, "status")
     check_status(view)
-    assert {"kind": "fork", "feed": forked["feed"]} in view["warnings"]
-    # Both branches are left out: Alice's last entry (the reversal of her 1 EUR
-    # deposit) no longer counts.
-    assert view["deposited"] == world.status["b"]["deposited"] + 100
+    forks = [w for w in view["warnings"] if w["kind"] == "fork"]
+    assert [(w["feed"], w["seq"]) for w in forks] == [(forked["feed"], forked["seq"])]
+    assert forks[0]["member"] in view["members"]  # named by the member, not only a key
+    # The other branch holds content nobody can read: flagged, and every money record
+    # of the first branch (Alice's reversal of her 1 EUR deposit) still counts.
+    assert view["deposited"] == world.status["b"]["deposited"]
+    assert any(w["kind"] == "bad_content" for w in view["warnings"])
     code, report, _err = run_json(b, "audit", str(b))
     assert code == 3 and report["valid"] is False
     assert [(f["feed"], f["seq"], sorted(f["entries"])) for f in report["forks"]] == [

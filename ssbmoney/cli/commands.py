@@ -15,6 +15,7 @@ from typing import Any
 
 from ssbmoney.app import audit as audit_mod
 from ssbmoney.app.actions import Session
+from ssbmoney.app.changes import outcome_changes
 from ssbmoney.app.dates import closes_ms
 from ssbmoney.app.home import GroupInfo, Home
 from ssbmoney.cli.render import status_text
@@ -239,6 +240,7 @@ def cmd_import(home: Home, args: argparse.Namespace) -> Result:
     received = duplicates = forks = 0
     errors: list[dict[str, Any]] = []
     skipped = []
+    changed: list[dict[str, Any]] = []
     for data in found:
         info = mine.get(data.group)
         if info is None:
@@ -246,10 +248,14 @@ def cmd_import(home: Home, args: argparse.Namespace) -> Result:
             continue
         errors.extend(data.errors)
         with home.store(info) as store:
+            ledger = home.ledger(info, store)
+            before = ledger.view()
             # Every branch is taken in (a proof's entries too), then the proofs.
             report = store.ingest([*(e for items in data.feeds.values() for e in items),
                                    *(e for pair in data.proofs for e in pair)])
             new_forks, bad_proofs = store.ingest_fork_proofs(data.proofs)
+            ledger.add_all(report.accepted)
+            changed += outcome_changes(before, ledger.view())
         received += len(report.accepted)
         forks += new_forks + len(report.forks)
         duplicates += report.duplicates
@@ -257,12 +263,15 @@ def cmd_import(home: Home, args: argparse.Namespace) -> Result:
     if not any(g in mine for g in (d.group for d in found)):
         raise BadInput(f"{args.folder} holds no group this home belongs to")
     result: dict[str, Any] = {"received": received, "duplicates": duplicates, "forks": forks,
-                              "errors": errors, "skipped_groups": skipped}
+                              "errors": errors, "skipped_groups": skipped, "changed": changed}
     count_of = audit_mod.count_of
     text = f"received {count_of(received, 'entry')} ({duplicates} already here)"
     if forks:
         text += (f"; {count_of(forks, 'new fork proof')}: every branch of a forked feed is"
                  " kept and counted")
+    for change in changed:
+        text += (f"\nchanged: {change['title']}: {change['from'] or 'not shown'} -> "
+                 f"{change['to']} ({change['reason']})")
     if errors:
         refused = "; ".join(e["message"] for e in errors[:3])
         text += f"; refused {len(errors)}: {refused}"
