@@ -17,15 +17,21 @@ WARNINGS: dict[str, str] = {
     "unapproved_spend": "spend on a proposal that is not approved",
     "late_vote": "late vote: cast after the close it missed, not counted",
     "non_member": "entry from someone who is not a member, not counted",
-    "fork": "forked feed: two versions of its history, left out from the fork on",
-    "duplicate_identity": "a second feed for one member, not counted",
+    "fork": "forked feed: two versions of one member's history; their money counts on"
+            " both, their votes not where the fork is seen",
+    "second_feed": "a second feed for one member: their money counts on both, their votes"
+                   " not where both are seen",
     "duplicate_close": "a close that came after another close, changes nothing",
-    "unknown_proposal": "a close of a proposal this home has not seen",
+    "contested_close": "contested: first closes (or a withdrawal) disagree, so it is rejected",
+    "close_pending": "a close waiting for entries this home lacks, not counted yet",
+    "invalid_close": "a close that names entries wrongly (or its author was not a member"
+                     " in its own past), ignored",
+    "late_withdrawal": "a withdrawal written after a close, ignored",
     "bad_join": "a feed whose first entry does not tie it to a member",
     "misplaced_found": "a founding entry out of place, ignored",
     "misplaced_join": "a join entry out of place, ignored",
-    "unreadable": "an entry this home cannot decrypt",
-    "malformed_content": "an entry with malformed content, ignored",
+    "bad_content": "an entry whose content cannot be read, recorded and ignored",
+    "total_overflow": "a total too large to show exactly, shown at its limit",
 }
 
 
@@ -87,4 +93,9 @@ def warning(view: dict[str, Any], item: dict[str, Any]) -> str:
         where = f'proposal "{titles[ref]}"' if ref in titles else f"entry {short(ref, 10)}"
     else:
         where = f"feed {short(str(item.get('feed', '')), 10)}"
+    members = item.get("members")
+    if isinstance(members, list) and members:
+        where += ", by " + ", ".join(name_of(view, str(m)) for m in members)
+    elif "member" in item:
+        where += f", {name_of(view, str(item['member']))}"
     return f"{text} ({where})"
