@@ -48,8 +48,9 @@ class Knowledge:
 class _Prep(NamedTuple):
     status: str
     reason: str
-    heads: tuple[Item, ...]
+    heads: tuple[tuple[Item, Item | None], ...]  # each head, and the close at or before it
     deps: tuple[Item, ...]
+    own: Item | None  # the close before this one on its own branch
 
 
 class Pasts:
@@ -116,7 +117,8 @@ class Pasts:
         """Is everything before ``item`` on its branch held here?"""
         fork = self.facts.fork_at.get(item.feed)
         if fork is None or item.seq < fork:
-            return self.upto(item.feed) >= item.seq - 1
+            upto = self._upto.get(item.feed)
+            return (upto if upto is not None else self.upto(item.feed)) >= item.seq - 1
         return bool(self.branch(item)) and self.upto(item.feed) >= fork - 1
 
     def last_close(self, item: Item, strictly_before: bool = False) -> Item | None:
@@ -127,7 +129,10 @@ class Pasts:
         seqs, closes = found
         fork = self.facts.fork_at.get(item.feed)
         limit = item.seq - 1 if strictly_before else item.seq
-        if fork is not None and limit >= fork:
+        if fork is None:
+            index = bisect.bisect_right(seqs, limit) - 1
+            return closes[index] if index >= 0 else None
+        if limit >= fork:
             chain = self.branch(item)
             for close in reversed(closes):
                 if close.seq <= limit and close.seq >= fork and chain.get(close.seq) == close.id:
@@ -222,36 +227,38 @@ class Pasts:
         facts = self.facts
         message = close.message
         assert isinstance(message, msg.Close)
-        heads: list[Item] = []
+        own = self.last_close(close, strictly_before=True)
+        heads: list[tuple[Item, Item | None]] = []
         status, reason = OK, ""
         if not self.held_chain(close):
             status, reason = PENDING, "entries before it in its own feed"
             self.watch_feeds.add(close.feed)
+        items, tracked = facts.items, self.tracked
         for feed, seq, eid in message.cut:
-            if feed not in self.tracked:
+            if feed not in tracked:
                 continue
-            head = facts.items.get(eid)
+            head = items.get(eid)
             if head is None:
                 if status == OK:
                     status, reason = PENDING, "an entry its cut names"
                 self.watch_ids.add(eid)
                 continue
             if head.feed != feed or head.seq != seq:
-                own = self.last_close(close, strictly_before=True)
                 return _Prep(INVALID, "its cut names an entry where it is not", (),
-                             (own,) if own is not None else ())
+                             (own,) if own is not None else (), own)
             if not self.held_chain(head):
                 if status == OK:
                     status, reason = PENDING, "entries before a head its cut names"
                 self.watch_feeds.add(feed)
                 continue
-            heads.append(head)
+            heads.append((head, self.last_close(head)))
         if message.proposal not in facts.proposals and status == OK:
             status, reason = PENDING, "the proposal it closes"
             self.watch_ids.add(message.proposal)
-        deps = [d for d in (self.last_close(close, strictly_before=True),
-                            *(self.last_close(h) for h in heads)) if d is not None]
-        return _Prep(status, reason, tuple(heads), tuple(deps))
+        deps = [before for _h, before in heads if before is not None]
+        if own is not None:
+            deps.append(own)
+        return _Prep(status, reason, tuple(heads), tuple(deps), own)
 
     def run(self) -> None:
         """Find the past of every tracked close, and have each decided in order."""
@@ -289,7 +296,7 @@ class Pasts:
 
     def _finish(self, close: Item, prep: _Prep) -> None:
         state = self.state
-        own = self.last_close(close, strictly_before=True)
+        own = prep.own
         if prep.status == PENDING or any(state.get(d.id) == PENDING for d in prep.deps):
             state[close.id] = PENDING
             self.reason[close.id] = prep.reason or "a close in its past is pending"
@@ -301,10 +308,9 @@ class Pasts:
             self.know[close.id] = know  # its cut says nothing: only its own feed counts
             state[close.id], self.reason[close.id] = INVALID, prep.reason
             return
-        for head in prep.heads:
+        for head, before in prep.heads:
             if self.contains(know, head):
                 continue
-            before = self.last_close(head)
             if before is not None and not self.contains(know, before):
                 self.merge(know, self.know[before.id])
             self.place(know, head)
