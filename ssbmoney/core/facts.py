@@ -59,6 +59,7 @@ class Facts:
         self.joins: dict[bytes, list[tuple[bytes, str] | None]] = {}
         self.founds: list[tuple[int, bytes, msg.Found]] = []
         self.proposals: dict[bytes, Item] = {}
+        self.feed_proposals: dict[bytes, list[bytes]] = {}  # feed -> its proposals' ids
         self.votes: dict[bytes, dict[bytes, list[tuple[int, bytes, Item]]]] = {}
         self.closes: dict[bytes, list[Item]] = {}
         self.close_items: dict[bytes, list[Item]] = {}  # feed -> its closes
@@ -157,6 +158,8 @@ class Facts:
             self.problems.add((problem or "bad_content", eid))
             return
         if seq == 1 or kind is msg.Join:
+            if seq == 1:  # who wrote this feed's proposals: their rows name the author
+                self._dirty.update(self.feed_proposals.get(feed, ()))
             if seq == 1 and kind is msg.Join and msg.join_ok(
                 message, self.keys.group_id, feed  # type: ignore[arg-type]
             ):
@@ -165,6 +168,10 @@ class Facts:
                     (identity, message.name))  # type: ignore[union-attr]
                 if identity in self._candidates or tracked or feed == self.keys.founder:
                     self._causal = True  # a member's feed (or a second one): who counts
+                elif any(self.proposals[pid].message.add_member is not None  # type: ignore[union-attr]
+                         and any(c.feed in self._tracked for c in self.closes.get(pid, ()))
+                         for pid in self.feed_proposals.get(feed, ())):
+                    self._causal = True  # the author of an admission a member closed
             elif seq == 1:
                 self.joins.setdefault(feed, []).append(None)
                 if tracked:
@@ -179,9 +186,12 @@ class Facts:
                 self.dep_total[feed] = self.dep_total.get(feed, 0) + amount
         elif kind is msg.Proposal:
             self.proposals[eid] = item
+            self.feed_proposals.setdefault(feed, []).append(eid)
             self._dirty.add(eid)
             if tracked and message.add_member is not None:  # type: ignore[union-attr]
                 self._causal = True
+            elif any(w.feed in self._tracked for w in self.withdraws.get(eid, ())):
+                self._causal = True  # a member's withdrawal that came first now counts
         elif kind is msg.Spend:
             pid = message.proposal  # type: ignore[union-attr]
             amount = message.amount  # type: ignore[union-attr,assignment]

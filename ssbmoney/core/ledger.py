@@ -105,14 +105,15 @@ class Ledger(Facts):
         while grown:  # who might be a member: only members' closes can name a newcomer
             grown = False
             for pid, item in admissions:
-                target = item.message.add_member  # type: ignore[union-attr]
-                if target in candidates:
+                # Both the newcomer and the proposal's author (whose feed must be
+                # tracked for the proposal to be in a close's past), whatever order
+                # the admissions came in: a fixpoint, not a first come.
+                wanted = {item.message.add_member, identity.get(item.feed)}  # type: ignore[union-attr]
+                wanted.discard(None)
+                if wanted <= candidates:
                     continue
                 if any(identity.get(c.feed) in candidates for c in self.closes.get(pid, ())):
-                    candidates.add(target)  # type: ignore[arg-type]
-                    author = identity.get(item.feed)
-                    if author is not None:
-                        candidates.add(author)
+                    candidates |= wanted  # type: ignore[arg-type]
                     grown = True
         tracked = {f for f, i in identity.items() if i in candidates}
         self._candidates, self._tracked = candidates, tracked
@@ -247,7 +248,7 @@ class Ledger(Facts):
             status, withdrawn = "rejected", True
         amount = proposal.amount
         spent, spend_warnings = self._spent_on(pid, status == "approved", amount)
-        author = ids.get(item.feed)
+        author = self.identity_of(item.feed)  # any feed's, as held now (not only members')
         row = {
             "abstain": counts["abstain"],
             "add_member": feed_id(proposal.add_member) if proposal.add_member else None,
@@ -296,8 +297,9 @@ class Ledger(Facts):
                 found.append({"kind": "bad_join", "feed": feed_id(feed)})
         for feed, seq in self.fork_at.items():
             warning: Warning = {"kind": "fork", "feed": feed_id(feed), "seq": seq}
-            if feed in ids:
-                warning["member"] = feed_id(ids[feed])
+            ident = self.identity_of(feed)  # as held now: a stranger's join changes no decision
+            if ident is not None:
+                warning["member"] = feed_id(ident)
             found.append(warning)
         for ident, feeds in self.feeds_of.items():
             if len(feeds) > 1 and ident in self.money_ids:
