@@ -50,12 +50,39 @@ def test_every_message_round_trips() -> None:
         msg.Join(KEY, "Ana", b"s" * 64),
         msg.Found("Pot", "EUR", (KEY,), 60, 2, False),
         msg.Deposit(1, ""),
-        msg.Proposal("t", 2, "p", "c", 0, KEY),
+        msg.Proposal("t", 2, "p", "c", 0, None),
+        msg.Proposal("admit", None, "", "", None, KEY),  # an admission carries no amount
         msg.Vote(KEY, "block", ""),
-        msg.Close(KEY, ((KEY, 3),)),
+        msg.Close(KEY, ((KEY, 3, KEY),)),  # heads are (feed, sequence, entry id)
         msg.Spend(KEY, 3, "p", "n"),
         msg.Withdraw(KEY),
         msg.Reverse(KEY, "oops"),
     ]
     for message in messages:
         assert msg.parse(msg.encode(message)) == message
+
+
+def test_admissions_carry_no_amount_and_spending_proposals_need_one() -> None:
+    with pytest.raises(msg.BadContent, match="no amount"):
+        msg.encode(msg.Proposal("admit", 5, "", "", None, KEY))
+    with pytest.raises(msg.BadContent, match="amount"):
+        msg.encode(msg.Proposal("spend", None, "", "", None, None))
+
+
+def test_a_vote_choice_is_a_one_byte_code() -> None:
+    sizes = set()
+    for code, choice in enumerate(msg.CHOICES):
+        data = msg.encode(msg.Vote(KEY, choice, ""))
+        assert msgpack.unpackb(data)[2] == code == msg.CHOICE_CODES[choice]
+        sizes.add(len(data))
+    assert len(sizes) == 1
+    for bad in ("yes", 4, -1, True, None):
+        with pytest.raises(msg.BadContent):
+            msg.parse(msgpack.packb(["vote", KEY, bad, ""]))
+
+
+def test_close_heads_must_be_feed_sequence_and_id() -> None:
+    for head in ([KEY, 3], [KEY, 0, KEY], [KEY, 3, b"short"], [KEY, 2**53, KEY],
+                 [b"short", 3, KEY], "head"):
+        with pytest.raises(msg.BadContent):
+            msg.parse(msgpack.packb(["close", KEY, [head]]))
