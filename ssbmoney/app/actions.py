@@ -223,6 +223,13 @@ def find_proposal(view: dict[str, Any], text: str) -> dict[str, Any]:
     if not prefix.startswith("%"):
         prefix = "%" + prefix
     matches = [p for p in view["proposals"] if p["id"].startswith(prefix)]
+    if not matches:  # someone asking to be admitted: members may vote on it and close it
+        matches = [
+            {"id": w["entry"], "title": w["title"], "status": "open", "amount": None,
+             "spent": 0, "author": w["member"], "add_member": w["member"], "payee": ""}
+            for w in view["warnings"]
+            if w["kind"] == "admission_request" and w["entry"].startswith(prefix)
+        ]
     if not matches:
         raise BadInput(f"no proposal with an id starting {text!r}")
     if len(matches) > 1:

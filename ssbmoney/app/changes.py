@@ -19,6 +19,9 @@ def outcome_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[
     """``[{proposal, title, from, to, reason}]`` for every proposal whose outcome
     differs between two views of one group (``from`` is null for one not shown before)."""
     old = {row["id"]: row for row in before.get("proposals", [])}
+    for warning in before.get("warnings", []):  # asked to be admitted: shown as open
+        if warning.get("kind") == "admission_request":
+            old.setdefault(warning["entry"], {"status": "open", "withdrawn": False})
     names = after.get("member_names", {})
     contested = {w["entry"]: w for w in after.get("warnings", [])
                  if w.get("kind") == "contested_close"}

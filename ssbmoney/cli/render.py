@@ -25,14 +25,15 @@ def status_text(view: dict[str, Any]) -> str:
         "",
     ]
     order = {"open": 0, "approved": 1, "rejected": 2}
-    rows = sorted(view["proposals"], key=lambda p: (order[p["status"]], -p["claimed_ms"]))
+    rows = sorted(view["proposals"], key=lambda p: (order[p["status"]], -(p["claimed_ms"] or 0)))
     if rows:
         lines.append("proposals")
     for p in rows:
         status = "withdrawn" if p["withdrawn"] else p["status"]
         spent = f", spent {amt(p['spent'])}" if p["spent"] else ""
+        shown = amt(p["amount"]) if p["amount"] is not None else "admission"
         lines.append(
-            f"  {p['id'][:9]}  {status:9} {amt(p['amount']):>14}  {p['title']}"
+            f"  {p['id'][:9]}  {status:9} {shown:>14}  {p['title']}"
             f"  (yes {p['yes']} no {p['no']} abstain {p['abstain']} block {p['block']}{spent})"
         )
     if view["warnings"]:

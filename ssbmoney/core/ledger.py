@@ -296,7 +296,8 @@ class Ledger(Facts):
             if self.identity_of(feed) is None:
                 found.append({"kind": "bad_join", "feed": feed_id(feed)})
         for feed, seq in self.fork_at.items():
-            warning: Warning = {"kind": "fork", "feed": feed_id(feed), "seq": seq}
+            warning: Warning = {"kind": "fork", "feed": feed_id(feed),
+                                "seq": seq if seq <= MAX_JSON_INT else None}
             ident = self.identity_of(feed)  # as held now: a stranger's join changes no decision
             if ident is not None:
                 warning["member"] = feed_id(ident)
@@ -305,6 +306,13 @@ class Ledger(Facts):
             if len(feeds) > 1 and ident in self.money_ids:
                 found.extend({"kind": "second_feed", "feed": feed_id(f),
                               "member": feed_id(ident)} for f in feeds)
+        for pid, item in self.proposals.items():
+            message = item.message
+            if (pid not in self._rows and isinstance(message, msg.Proposal)
+                    and message.add_member is not None
+                    and self.identity_of(item.feed) == message.add_member):
+                found.append({"kind": "admission_request", "entry": entry_id(pid),
+                              "member": feed_id(message.add_member), "title": message.title})
         for pid, spends in self.spends.items():
             if pid not in self._rows:
                 found.extend({"kind": "unapproved_spend", "entry": entry_id(sid)}

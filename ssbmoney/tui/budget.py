@@ -302,7 +302,7 @@ class BudgetScreen(Screen[None]):
             return
         currency = self.live.info.currency
         pid, title = proposal["id"], proposal["title"]
-        left = proposal["amount"] - proposal["spent"]
+        left = words.left(proposal)
 
         def check(v: Values) -> None:
             with field("amount"):

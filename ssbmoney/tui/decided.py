@@ -28,18 +28,18 @@ class DecidedProposals(KeyedTable):
     def show(self, view: dict[str, Any], me: str) -> None:
         cur = view["currency"]
         rows = [p for p in view["proposals"] if p["status"] != "open"]
-        rows.sort(key=lambda p: (_ORDER[words.status(p)], -p["claimed_ms"], p["id"]))
+        rows.sort(key=lambda p: (_ORDER[words.status(p)], -words.claimed_key(p), p["id"]))
         self.border_title = f"Decided ({len(rows)})"
         self.border_subtitle = "s spend on an approved one" if rows else ""
 
         def cells(p: dict[str, Any]) -> tuple[str | Text, ...]:
             state = words.status(p)
             approved = state == "approved"
-            left = p["amount"] - p["spent"]
+            left = words.left(p)
             return (
                 Text(state, style="bold green" if approved else "dim"),
                 p["title"],
-                Text(words.money(p["amount"], cur), justify="right"),
+                Text(words.amount(view, p), justify="right"),
                 Text(words.money(p["spent"], cur) if p["spent"] else "-", justify="right"),
                 Text(words.money(left, cur) if approved else "-", justify="right",
                      style="bold red" if approved and left < 0 else ""),

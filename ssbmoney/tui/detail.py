@@ -28,9 +28,8 @@ class ProposalDetail(Static):
         if view is None or proposal is None:
             self.update("")
             return
-        cur = view["currency"]
         facts = [
-            f"{words.status(proposal)}, {words.money(proposal['amount'], cur)}",
+            f"{words.status(proposal)}, {words.amount(view, proposal)}",
             f"payee {proposal['payee']}" if proposal["payee"] else "",
             f"category {proposal['category']}" if proposal["category"] else "",
             f"by {words.name_of(view, proposal['author'], me)} on "

@@ -26,9 +26,8 @@ class OpenProposals(KeyedTable):
         self.border_title = "Open proposals"
 
     def show(self, view: dict[str, Any], me: str) -> None:
-        cur = view["currency"]
         rows = [p for p in view["proposals"] if p["status"] == "open"]
-        rows.sort(key=lambda p: (-p["claimed_ms"], p["id"]))
+        rows.sort(key=lambda p: (-words.claimed_key(p), p["id"]))
         self.border_title = f"Open proposals ({len(rows)})"
         self.border_subtitle = (
             "y/n/a/b vote · c close · w withdraw" if rows else "none open · p proposes one"
@@ -39,7 +38,7 @@ class OpenProposals(KeyedTable):
                 p,
                 (
                     p["title"],
-                    Text(words.money(p["amount"], cur), justify="right"),
+                    Text(words.amount(view, p), justify="right"),
                     words.tally(p),
                     words.voters(view, p),
                     words.name_of(view, p["author"], me),

@@ -32,11 +32,29 @@ WARNINGS: dict[str, str] = {
     "misplaced_join": "a join entry out of place, ignored",
     "bad_content": "an entry whose content cannot be read, recorded and ignored",
     "total_overflow": "a total too large to show exactly, shown at its limit",
+    "admission_request": "asks to be admitted: vote on it (it shows once a member votes)",
 }
 
 
 def money(minor: int, currency: str) -> str:
     return f"{format_amount(minor, currency)} {currency}"
+
+
+def amount(view: dict[str, Any], proposal: dict[str, Any]) -> str:
+    """A proposal's amount; an admission has none: it says whom it admits."""
+    if proposal.get("amount") is None:
+        return f"admits {name_of(view, proposal.get('add_member'))}"
+    return money(int(proposal["amount"]), str(view.get("currency", "")))
+
+
+def left(proposal: dict[str, Any]) -> int:
+    """What an approved proposal may still spend (0 for an admission)."""
+    return int(proposal["amount"] or 0) - int(proposal["spent"])
+
+
+def claimed_key(proposal: dict[str, Any]) -> int:
+    """For sorting by claimed time: a claimed time too large to show sorts first."""
+    return int(proposal.get("claimed_ms") or 0)
 
 
 def short(ident: str | None, size: int = 8) -> str:
