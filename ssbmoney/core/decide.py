@@ -167,10 +167,24 @@ class Deciding:
         )
         ballots: dict[bytes, str] = {}
         by_feed = facts.votes.get(pid, {})
+        seqs, forks = know.seqs, facts.fork_at
         for member in members:
-            feeds = [f for f in self.feeds_of.get(member, ()) if know.seqs.get(f, 0) >= 1]
-            if len(feeds) != 1:
-                continue  # not in this past, or two feeds: muted
+            feeds = self.feeds_of.get(member, ())
+            if len(feeds) == 1:
+                feed = feeds[0]
+                limit = seqs.get(feed, 0)
+                if limit < 1:
+                    continue
+                if feed not in forks:  # the common case: one unforked feed
+                    for seq, _vid, vote in reversed(by_feed.get(feed, ())):
+                        if seq <= limit:
+                            ballots[member] = vote.message.choice  # type: ignore[union-attr]
+                            break
+                    continue
+            else:
+                feeds = [f for f in feeds if seqs.get(f, 0) >= 1]
+                if len(feeds) != 1:
+                    continue  # not in this past, or two feeds: muted
             for _seq, _vid, vote in reversed(by_feed.get(feeds[0], ())):
                 if self.pasts.contains(know, vote):
                     if not self.muted(know, vote):

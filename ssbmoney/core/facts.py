@@ -71,6 +71,7 @@ class Facts:
         self.dep_total: dict[bytes, int] = {}
         self.spend_total: dict[bytes, int] = {}
         self.problems: set[tuple[str, bytes]] = set()  # (kind, entry id)
+        self.feed_count: dict[bytes, int] = {}  # entries held per feed, every branch
         # What changed since the last fold.
         self._causal = True
         self._dirty: set[bytes] = set()
@@ -91,7 +92,7 @@ class Facts:
 
         The cyclic garbage collector is paused meanwhile (see ``gc_paused``); names
         are bound locally because this loop runs 100,000 times a second."""
-        items, at, index = self.items, self.at, self._index
+        items, at, index, counts = self.items, self.at, self._index, self.feed_count
         open_sealed, parse, bad_content = self._opener.open, msg.parse, msg.BadContent
         with gc_paused():
             for entry in entries:
@@ -117,6 +118,7 @@ class Facts:
                 item = new_tuple(Item, (eid, author, seq, entry.previous, entry.claimed_ms,
                                         message, problem))
                 items[eid] = item
+                counts[author] = counts.get(author, 0) + 1
                 feed_items = at.get(author)
                 if feed_items is None:
                     feed_items = at[author] = {}

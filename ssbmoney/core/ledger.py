@@ -168,7 +168,7 @@ class Ledger(Facts):
         top: dict[str, Any] = {
             **{k: clamp(v) for k, v in exact.items()},
             "currency": found.currency if found else self.default_currency,
-            "entries": sum(1 for item in self.items.values() if item.feed in money_feeds),
+            "entries": sum(self.feed_count.get(f, 0) for f in money_feeds),
             "group": self.keys.group_id.hex(),
             "member_names": dict(sorted(names.items())),
             "members": sorted(feed_id(m) for m in self.members),
@@ -226,11 +226,17 @@ class Ledger(Facts):
             ballots = shown.ballots if shown else {}
             counts = shown.counts if shown else tally(())
             pasts = deciding.pasts
+            knows = [pasts.know[c.id] for c in outcome.firsts]
             for feed, votes in self.votes.get(pid, {}).items():
                 if feed not in self.member_feeds:
                     continue
+                if feed not in self.fork_at:  # unforked: a vote is late past every cut
+                    limit = max((k.seqs.get(feed, 0) for k in knows), default=0)
+                    warnings.extend({"kind": "late_vote", "entry": entry_id(vid)}
+                                    for seq, vid, _v in votes if seq > limit)
+                    continue
                 for _seq, vid, vote in votes:
-                    if not any(pasts.contains(pasts.know[c.id], vote) for c in outcome.firsts):
+                    if not any(pasts.contains(k, vote) for k in knows):
                         warnings.append({"kind": "late_vote", "entry": entry_id(vid)})
             warnings.extend({"kind": "duplicate_close", "entry": entry_id(c.id),
                              "member": feed_id(ids[c.feed])} for c in outcome.duplicates)
