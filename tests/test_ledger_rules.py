@@ -728,3 +728,20 @@ def test_founding_rules_shown() -> None:
     assert view["currency"] == "JPY" and view["name"] == "Trip"
     assert view["members"] == sorted(p.id for p in w.people)
     assert view["warnings"] == []
+
+
+def test_a_close_decided_before_its_author_forked_stands() -> None:
+    """A home copied to a laptop closes a proposal before anyone knows of the fork:
+    that close was decided without the proof, so it stands once the fork is seen."""
+    w = World(2, quorum=1)
+    a, b = w.people
+    p = w.propose(a, 100)
+    w.vote(a, p, "yes")
+    w.sync_all()
+    fork_seq = b.head + 1
+    close = w.close(b, p)                    # branch one: the desktop closes
+    other = w.branch(b, fork_seq, [msg.Deposit(5, "the laptop")])
+    before = row(w.view(w.entries), p)["status"]
+    view = same_views(w, [*w.entries, *other])
+    assert before == "approved" and row(view, p)["status"] == "approved"
+    assert warnings_of(view, close) == set()

@@ -202,10 +202,13 @@ class Deciding:
         """A proposal's outcome in one past (None: everything this home holds)."""
         facts, pasts = self.facts, self.pasts
         proposal = facts.proposals.get(pid)
+        # In a past, a fork or second feed it proves mutes its member's closes; in
+        # everything this home holds (know None) it does not: closes decided without
+        # the proof stand (each close already counts only if not muted in its own past).
         closes = [
             c for c in facts.closes.get(pid, ())
             if pasts.state.get(c.id) == OK and self.contains(know, c)
-            and not self.muted(know, c)
+            and (know is None or not self.muted(know, c))
         ]
         firsts, duplicates = [], []
         for close in closes:
@@ -222,7 +225,7 @@ class Deciding:
             proposer = self.identity_of.get(proposal.feed)
             for w in facts.withdraws.get(pid, ()):
                 if (self.identity_of.get(w.feed) != proposer or not self.contains(know, w)
-                        or self.muted(know, w)):
+                        or (know is not None and self.muted(know, w))):
                     continue
                 seen_by_w = pasts.of_item(w)
                 if seen_by_w is not None and any(pasts.contains(seen_by_w, c) for c in closes):
