@@ -190,8 +190,9 @@ class Facts:
             self.proposals[eid] = item
             self.feed_proposals.setdefault(feed, []).append(eid)
             self._dirty.add(eid)
-            if tracked and message.add_member is not None:  # type: ignore[union-attr]
-                self._causal = True
+            if message.add_member is not None and (  # type: ignore[union-attr]
+                    tracked or any(c.feed in self._tracked for c in self.closes.get(eid, ()))):
+                self._causal = True  # an admission a member closed: who may be a member
             elif any(w.feed in self._tracked for w in self.withdraws.get(eid, ())):
                 self._causal = True  # a member's withdrawal that came first now counts
         elif kind is msg.Spend:
