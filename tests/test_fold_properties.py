@@ -259,7 +259,7 @@ def another_feed(w: World, of: Person, name: str) -> Person:
     return other
 
 
-@quick(200)
+@quick(300)
 @given(st.integers(0, 2**32 - 1),
        st.lists(st.tuples(st.sampled_from(STRANGER_ACTIONS), st.integers(0, 2**32 - 1)),
                 min_size=1, max_size=10))
@@ -324,7 +324,7 @@ def later_acts(w: World, rng: random.Random, steps: int) -> list[Entry]:
     return extra
 
 
-@quick(200)
+@quick(300)
 @given(st.integers(0, 2**32 - 1), st.integers(1, 14))
 def test_nothing_written_later_changes_a_closes_decision(seed: int, steps: int) -> None:
     rng = random.Random(seed)
@@ -348,7 +348,7 @@ def test_nothing_written_later_changes_a_closes_decision(seed: int, steps: int) 
 # ---------------------------------------------------------- d: arrival order
 
 
-@quick(200)
+@quick(300)
 @given(st.integers(0, 2**32 - 1), st.integers(0, 10), st.randoms(use_true_random=False))
 def test_arrival_order_never_changes_the_state_hash(
     seed: int, steps: int, shuffle: random.Random
