@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from ledger_builder import Person, World
 
 from ssbmoney.core import content as msg
-from ssbmoney.core.entry import Entry
+from ssbmoney.core.entry import Entry, feed_id
 from ssbmoney.core.ledger import Ledger, fold, state_hash
 
 ACTIONS = (
@@ -235,7 +235,12 @@ def test_money_adds_up(s: Scenario) -> None:
     assert view["state_hash"] == state_hash(view)
     # Only what members wrote counts: the sums are those of members' unreversed
     # deposits, on every branch of a forked feed.
-    members = set(view["members"])
+    # ... and of anyone some first close admitted, even where the admission is
+    # contested (money counts for them; membership only where it stands).
+    ledger = Ledger(s.world.keys).add_all(s.entries)
+    ledger.view()
+    members = {feed_id(i) for i in ledger.money_ids}
+    assert set(view["members"]) <= members
     expected = sum(
         amount for e, who, amount in s.deposits
         if who.id in members and s.counts(e)

@@ -117,7 +117,10 @@ class Session:
         amount = self.amount(amount_text) if add is None and amount_text else None
         proposal = msg.Proposal(title.strip(), amount, payee, category, closes_ms(closes), add)
         with self.store.locked():
-            self._member(self.view())
+            view = self.view()
+            if add is not None and add_member in view["members"]:
+                raise BadInput(f"{add_member} is already a member of this group")
+            self._member(view)
             return self._post(proposal)
 
     def vote(

@@ -15,6 +15,7 @@ key it also folds the valid entries and reports the state hash.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,30 @@ class _GroupData:
             self.feeds.setdefault(item.author, []).append(item)
 
 
+def read_regular(path: Path) -> bytes:
+    """A file's bytes, only if it is a regular file (not a folder, FIFO, device or
+    symbolic link): an export is hostile input, and reading a FIFO would hang and
+    /dev/zero would never end. Never reads past the size it had when opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        raise BadInput(f"{path} cannot be read as a file ({err.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise BadInput(f"{path} is not a regular file")
+        chunks, left = [], info.st_size
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _frames(
     path: Path,
     data_errors: list[dict[str, Any]],
@@ -90,7 +115,7 @@ def _frames(
     is reported, with how many bytes were skipped and where reading resumed. A file
     of another format is refused whole (BadInput).
     """
-    data = path.read_bytes()
+    data = read_regular(path)
     try:
         framing.check_magic(data, magic, str(path))
     except framing.FormatMismatch as err:

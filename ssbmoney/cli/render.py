@@ -32,15 +32,22 @@ def status_text(view: dict[str, Any]) -> str:
         status = "withdrawn" if p["withdrawn"] else p["status"]
         spent = f", spent {amt(p['spent'])}" if p["spent"] else ""
         shown = amt(p["amount"]) if p["amount"] is not None else "admission"
+        admits = p.get("add_member")
+        title = f"{p['title']} (admits {names.get(admits, admits)})" if admits else p["title"]
         lines.append(
-            f"  {p['id'][:9]}  {status:9} {shown:>14}  {p['title']}"
+            f"  {p['id'][:9]}  {status:9} {shown:>14}  {title}"
             f"  (yes {p['yes']} no {p['no']} abstain {p['abstain']} block {p['block']}{spent})"
         )
     if view["warnings"]:
         lines.append("")
         lines.append("warnings")
         for w in view["warnings"]:
-            lines.append(f"  {w['kind']}: {w.get('entry') or w.get('feed')}")
+            about = w.get("entry") or w.get("feed")
+            who = w.get("member")
+            extra = f" ({names.get(who, who)})" if who else ""
+            if w["kind"] == "admission_request":
+                extra = f" ({w.get('title', '')}; vote with `ssbmoney vote {about[:10]} yes`)"
+            lines.append(f"  {w['kind']}: {about}{extra}")
     lines.append("")
     lines.append(f"state hash {view['state_hash']}")
     return "\n".join(lines)

@@ -104,6 +104,8 @@ class Pasts:
         items = self.facts.items
         while cur is not None and cur.seq >= fork:
             chain[cur.seq] = cur.id
+            if cur.seq == fork:
+                break  # down to the fork point: what is before it is shared
             prev = items.get(cur.previous) if cur.previous is not None else None
             if prev is None or prev.feed != cur.feed or prev.seq != cur.seq - 1:
                 cur = None

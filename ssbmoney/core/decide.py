@@ -84,29 +84,52 @@ class Deciding:
     entry (its message a ``msg.Found``) or None."""
 
     def __init__(self, facts: Facts, identity_of: dict[bytes, bytes],
-                 feeds_of: dict[bytes, list[bytes]], found: Item | None,
+                 feeds_of: dict[bytes, list[bytes]], founds: list[Item],
                  tracked: set[bytes]) -> None:
         self.facts = facts
         self.identity_of = identity_of
         self.feeds_of = feeds_of
-        self.found = found
-        message = found.message if found is not None else None
-        self.found_message: msg.Found | None = (
-            message if isinstance(message, msg.Found) else None)
-        founder = identity_of.get(facts.keys.founder)
-        self.founders: frozenset[bytes] = frozenset()
-        if self.found_message is not None and founder is not None:
-            self.founders = frozenset({founder, *self.found_message.members})
-        fm = self.found_message
-        self.rules = Rules(fm.threshold, fm.quorum, fm.block_vetoes) if fm else Rules()
+        self.founds = sorted(founds, key=lambda f: f.id)
+        self.founder = identity_of.get(facts.keys.founder)
         self.admissions = sorted(
             pid for pid, item in facts.proposals.items()
             if isinstance(item.message, msg.Proposal) and item.message.add_member is not None
-            and pid in facts.closes
+            and any(c.feed in tracked for c in facts.closes.get(pid, ()))
         )
         self.decisions: dict[bytes, Decision] = {}
+        self.found_of: dict[bytes, Item] = {}  # close id -> the founding it decided under
+        self._confirmed: list[tuple[Item, Item]] = []  # (close, founding) seen alone
         self.pasts = Pasts(facts, tracked, self._decide_close)
         self.pasts.run()
+        self.found = self._pick_found(self.founds, self._confirmed)
+        self.found_message, self.founders, self.rules = self._founding(self.found)
+
+    # -------------------------------------------------------------- founding
+
+    def _founding(self, found: Item | None) -> tuple[msg.Found | None, frozenset[bytes], Rules]:
+        message = found.message if found is not None else None
+        if not isinstance(message, msg.Found) or self.founder is None:
+            return None, frozenset(), Rules()
+        founders = frozenset({self.founder, *message.members})
+        return message, founders, Rules(message.threshold, message.quorum,
+                                        message.block_vetoes)
+
+    @staticmethod
+    def _pick_found(founds: list[Item], confirmed: list[tuple[Item, Item]]) -> Item | None:
+        """Which founding counts where the founder forked it: the one other members'
+        closes had seen alone (before anyone saw the fork); else the lowest id. A
+        founder cannot swap the founding under decisions already made."""
+        if len(founds) <= 1:
+            return founds[0] if founds else None
+        seen = sorted({f.id: f for _c, f in confirmed}.values(), key=lambda f: f.id)
+        return seen[0] if seen else founds[0]
+
+    def _found_in(self, know: Knowledge) -> Item | None:
+        inside = [f for f in self.founds if self.pasts.contains(know, f)]
+        if len(inside) <= 1:
+            return inside[0] if inside else None
+        confirmed = [(c, f) for c, f in self._confirmed if self.pasts.contains(know, c)]
+        return self._pick_found(inside, confirmed)
 
     # ------------------------------------------------------------------ muting
 
@@ -132,11 +155,14 @@ class Deciding:
 
     # ------------------------------------------------------------------ closes
 
-    def members_in(self, know: Knowledge | None) -> frozenset[bytes]:
+    def members_in(self, know: Knowledge | None,
+                   founders: frozenset[bytes] | None = None) -> frozenset[bytes]:
         """The founders and whoever an admission standing in this past admitted."""
-        if self.found is None or not self.contains(know, self.found):
-            return frozenset()
-        members = set(self.founders)
+        if founders is None:
+            if self.found is None or not self.contains(know, self.found):
+                return frozenset()
+            founders = self.founders
+        members = set(founders)
         for pid in self.admissions:
             proposal = self.facts.proposals[pid]
             if not self.contains(know, proposal):
@@ -149,10 +175,16 @@ class Deciding:
         facts = self.facts
         pid = close.message.proposal  # type: ignore[union-attr]
         proposal = facts.proposals[pid]
-        if self.found is None or not self.pasts.contains(know, self.found):
+        found = self._found_in(know)
+        if found is None:
             return INVALID, "the group's founding is not in its past"
-        members = self.members_in(know)
+        _message, founders, rules = self._founding(found)
+        self.found_of[close.id] = found
+        members = self.members_in(know, founders)
         author = self.identity_of.get(close.feed)
+        if author != self.founder and sum(
+                1 for f in self.founds if self.pasts.contains(know, f)) == 1:
+            self._confirmed.append((close, found))
         if author not in members:
             return INVALID, "its author is not a member in its own past"
         if self.muted(know, close):
@@ -192,7 +224,7 @@ class Deciding:
                         break
                     # a muted vote: an earlier one, before the fork, may count
         counts = tally(ballots.values())
-        ok = not withdrawn and approved(counts, len(members), self.rules)
+        ok = not withdrawn and approved(counts, len(members), rules)
         self.decisions[close.id] = Decision(ok, withdrawn, ballots, counts)
         return OK, ""
 
@@ -235,7 +267,11 @@ class Deciding:
         decisions = [self.decisions[c.id] for c in firsts]
         shown = decisions[0] if decisions else None
         contested: list[Item] = []
-        if withdrawals:
+        if withdrawals and not firsts:
+            # Withdrawn before any close: nothing was decided (the row shows it rejected,
+            # withdrawn, with the tally as it stood).
+            status, withdrawn = "open", True
+        elif withdrawals:
             contested = [c for c, d in zip(firsts, decisions, strict=True) if d.approved]
             if contested:
                 contested += withdrawals

@@ -174,13 +174,17 @@ class Facts:
                          and any(c.feed in self._tracked for c in self.closes.get(pid, ()))
                          for pid in self.feed_proposals.get(feed, ())):
                     self._causal = True  # the author of an admission a member closed
-            elif seq == 1:
-                self.joins.setdefault(feed, []).append(None)
-                if tracked:
-                    self._causal = True
-            else:
+                return
+            if seq != 1:
                 self.problems.add(("misplaced_join", eid))
-            return
+                return
+            # A first entry that is not a valid join ties the feed to nobody; on a fork
+            # at sequence 1 it is one more branch, and what it says counts as any entry.
+            self.joins.setdefault(feed, []).append(None)
+            if tracked:
+                self._causal = True
+            if kind is msg.Join:
+                return
         if kind is msg.Deposit:
             amount: int = message.amount  # type: ignore[union-attr,assignment]
             self.deposits[eid] = (feed, amount)
@@ -214,8 +218,10 @@ class Facts:
             pid = message.proposal  # type: ignore[union-attr]
             self.withdraws.setdefault(pid, []).append(item)
             self._dirty.add(pid)
-            if tracked:
-                self._causal = True
+            proposal = self.proposals.get(pid)
+            if tracked or (proposal is not None and proposal.feed == feed
+                           and pid in self.closes):
+                self._causal = True  # its author's withdrawal of a closed proposal
         elif kind is msg.Reverse:
             self._reverse(feed, message.target)  # type: ignore[union-attr]
         elif kind is msg.Found:
@@ -260,13 +266,23 @@ class Facts:
         return [first, *self.extra.get((feed, seq), ())]
 
     def identity_of(self, feed: bytes) -> bytes | None:
-        """Whose feed this is: the identity its first entry's join names (every branch's
-        first entry must agree)."""
+        """Whose feed this is: the identity a valid join as its first entry names.
+
+        A fork at sequence 1 (another entry there, or a valid join for another
+        identity) never takes a feed from its member: other entries are ignored, and
+        of several valid joins the one naming an identity the group knows (a founding
+        member or one an admission names) wins, then the lowest key."""
         joined = self.joins.get(feed)
-        if not joined or any(j is None for j in joined):
+        if not joined:
             return None
-        identities = {j[0] for j in joined if j is not None}
-        return next(iter(identities)) if len(identities) == 1 else None
+        identities = sorted({j[0] for j in joined if j is not None})
+        if len(identities) <= 1:
+            return identities[0] if identities else None
+        known = {m for _s, _e, found in self.founds for m in found.members}
+        known.update(item.message.add_member for item in self.proposals.values()  # type: ignore[union-attr]
+                     if item.message.add_member is not None)  # type: ignore[union-attr]
+        preferred = [i for i in identities if i in known]
+        return (preferred or identities)[0]
 
 
 @contextmanager

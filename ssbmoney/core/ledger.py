@@ -89,16 +89,13 @@ class Ledger(Facts):
         feeds_of: dict[bytes, list[bytes]] = {}
         for feed in sorted(identity):
             feeds_of.setdefault(identity[feed], []).append(feed)
-        found = None
-        if self.founds:
-            _seq, eid, _m = min(self.founds)
-            found = self.items[eid]
+        founds = [self.items[eid] for _seq, eid, _m in self.founds]
         founder = identity.get(self.keys.founder)
         candidates: set[bytes] = set()
-        if found is not None:
-            candidates = set(found.message.members)  # type: ignore[union-attr]
-            if founder is not None:
-                candidates.add(founder)
+        for found in founds:  # a forked founding: whoever any version names may count
+            candidates.update(found.message.members)  # type: ignore[union-attr]
+        if founds and founder is not None:
+            candidates.add(founder)
         admissions = [(pid, item) for pid, item in self.proposals.items()
                       if item.message.add_member is not None]  # type: ignore[union-attr]
         grown = True
@@ -117,7 +114,7 @@ class Ledger(Facts):
                     grown = True
         tracked = {f for f, i in identity.items() if i in candidates}
         self._candidates, self._tracked = candidates, tracked
-        deciding = Deciding(self, identity, feeds_of, found, tracked)
+        deciding = Deciding(self, identity, feeds_of, founds, tracked)
         self._watch_ids = deciding.pasts.watch_ids
         self._watch_feeds = deciding.pasts.watch_feeds
         self.identity, self.feeds_of, self.deciding = identity, feeds_of, deciding
@@ -161,7 +158,7 @@ class Ledger(Facts):
         found = self.deciding.found_message if self.deciding else None
         rules = self.deciding.rules if self.deciding else None
         names = {
-            feed_id(i): self.joins[f][0][1]  # type: ignore[index]
+            feed_id(i): next(j[1] for j in self.joins[f] if j is not None and j[0] == i)
             for f, i in self.identity.items() if i in self.members
             and f == self.feeds_of[i][0]
         }
@@ -250,8 +247,12 @@ class Ledger(Facts):
                     "members": sorted({feed_id(ids[c.feed]) for c in outcome.contested
                                        if c.feed in ids}),
                 })
-        if outcome is not None and outcome.status == "open" and outcome.withdrawn:
-            status, withdrawn = "rejected", True
+        if outcome is None or outcome.status == "open":
+            # No close decided it: its author's withdrawal, as held now, rejects it.
+            proposer = self.identity_of(item.feed)
+            if proposer is not None and any(self.identity_of(w.feed) == proposer
+                                            for w in self.withdraws.get(pid, ())):
+                status, withdrawn = "rejected", True
         amount = proposal.amount
         spent, spend_warnings = self._spent_on(pid, status == "approved", amount)
         author = self.identity_of(item.feed)  # any feed's, as held now (not only members')
@@ -323,11 +324,14 @@ class Ledger(Facts):
             if pid not in self._rows:
                 found.extend({"kind": "unapproved_spend", "entry": entry_id(sid)}
                              for sid, (feed, _v) in spends.items() if feed in money_feeds)
+        extra_of: dict[bytes, list[Item]] = {}
+        for (f, _s), more in self.extra.items():
+            if f not in money_feeds:
+                extra_of.setdefault(f, []).extend(more)
         for feed, at in self.at.items():
             if feed in money_feeds:
                 continue
-            for item in (*at.values(), *(i for (f, _s), more in self.extra.items()
-                                         if f == feed for i in more)):
+            for item in (*at.values(), *extra_of.get(feed, ())):
                 if type(item.message) in COUNTED:
                     found.append({"kind": "non_member", "entry": entry_id(item.id)})
         pasts = self.deciding.pasts if self.deciding else None

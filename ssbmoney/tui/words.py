@@ -32,7 +32,8 @@ WARNINGS: dict[str, str] = {
     "misplaced_join": "a join entry out of place, ignored",
     "bad_content": "an entry whose content cannot be read, recorded and ignored",
     "total_overflow": "a total too large to show exactly, shown at its limit",
-    "admission_request": "asks to be admitted: vote on it (it shows once a member votes)",
+    "admission_request": "asks to be admitted: vote with `ssbmoney vote ID yes` (it shows"
+                         " with the proposals once a member has voted)",
 }
 
 
