@@ -99,14 +99,24 @@ class Deciding:
         self.decisions: dict[bytes, Decision] = {}
         self.found_of: dict[bytes, Item] = {}  # close id -> the founding it decided under
         self._confirmed: list[tuple[Item, Item]] = []  # (close, founding) seen alone
+        self._foundings: dict[bytes, tuple[msg.Found | None, frozenset[bytes], Rules]] = {}
         self.pasts = Pasts(facts, tracked, self._decide_close)
         self.pasts.run()
+        self.pasts.release()  # no cycle between the two: reference counting frees them
         self.found = self._pick_found(self.founds, self._confirmed)
         self.found_message, self.founders, self.rules = self._founding(self.found)
 
     # -------------------------------------------------------------- founding
 
     def _founding(self, found: Item | None) -> tuple[msg.Found | None, frozenset[bytes], Rules]:
+        key = found.id if found is not None else b""
+        known = self._foundings.get(key)
+        if known is None:
+            known = self._foundings[key] = self._make_founding(found)
+        return known
+
+    def _make_founding(self, found: Item | None
+                       ) -> tuple[msg.Found | None, frozenset[bytes], Rules]:
         message = found.message if found is not None else None
         if not isinstance(message, msg.Found) or self.founder is None:
             return None, frozenset(), Rules()
@@ -124,12 +134,13 @@ class Deciding:
         seen = sorted({f.id: f for _c, f in confirmed}.values(), key=lambda f: f.id)
         return seen[0] if seen else founds[0]
 
-    def _found_in(self, know: Knowledge) -> Item | None:
+    def _found_in(self, know: Knowledge) -> tuple[Item | None, bool]:
+        """The founding a past decides under, and whether it holds only that one."""
         inside = [f for f in self.founds if self.pasts.contains(know, f)]
         if len(inside) <= 1:
-            return inside[0] if inside else None
+            return (inside[0] if inside else None), True
         confirmed = [(c, f) for c, f in self._confirmed if self.pasts.contains(know, c)]
-        return self._pick_found(inside, confirmed)
+        return self._pick_found(inside, confirmed), False
 
     # ------------------------------------------------------------------ muting
 
@@ -162,6 +173,8 @@ class Deciding:
             if self.found is None or not self.contains(know, self.found):
                 return frozenset()
             founders = self.founders
+        if not self.admissions:
+            return founders
         members = set(founders)
         for pid in self.admissions:
             proposal = self.facts.proposals[pid]
@@ -175,21 +188,23 @@ class Deciding:
         facts = self.facts
         pid = close.message.proposal  # type: ignore[union-attr]
         proposal = facts.proposals[pid]
-        found = self._found_in(know)
+        found, alone = self._found_in(know)
         if found is None:
             return INVALID, "the group's founding is not in its past"
         _message, founders, rules = self._founding(found)
         self.found_of[close.id] = found
         members = self.members_in(know, founders)
         author = self.identity_of.get(close.feed)
-        if author != self.founder and sum(
-                1 for f in self.founds if self.pasts.contains(know, f)) == 1:
+        if alone and author != self.founder and len(self.founds) > 1:
             self._confirmed.append((close, found))
         if author not in members:
             return INVALID, "its author is not a member in its own past"
-        if self.muted(know, close):
+        forks = facts.fork_at
+        if ((close.feed in forks or len(self.feeds_of.get(author, ())) > 1)
+                and self.muted(know, close)):
             return INVALID, "its author's feed forked (or has a second feed) in its past"
-        if not self.pasts.contains(know, proposal):
+        if (proposal.seq > know.seqs.get(proposal.feed, 0)
+                or (proposal.feed in forks and not self.pasts.contains(know, proposal))):
             return INVALID, "the proposal is not in its past"
         proposer = self.identity_of.get(proposal.feed)
         withdrawn = any(
@@ -208,8 +223,8 @@ class Deciding:
                 if limit < 1:
                     continue
                 if feed not in forks:  # the common case: one unforked feed
-                    for seq, _vid, vote in reversed(by_feed.get(feed, ())):
-                        if seq <= limit:
+                    for vote in reversed(by_feed.get(feed, ())):
+                        if vote.seq <= limit:
                             ballots[member] = vote.message.choice  # type: ignore[union-attr]
                             break
                     continue
@@ -217,7 +232,7 @@ class Deciding:
                 feeds = [f for f in feeds if seqs.get(f, 0) >= 1]
                 if len(feeds) != 1:
                     continue  # not in this past, or two feeds: muted
-            for _seq, _vid, vote in reversed(by_feed.get(feeds[0], ())):
+            for vote in reversed(by_feed.get(feeds[0], ())):
                 if self.pasts.contains(know, vote):
                     if not self.muted(know, vote):
                         ballots[member] = vote.message.choice  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ from typing import Any
 from ssbmoney.core import content as msg
 from ssbmoney.core.decide import Deciding, Outcome, tally
 from ssbmoney.core.entry import Entry, entry_id, feed_id
-from ssbmoney.core.facts import COUNTED, Facts, Item, gc_paused
+from ssbmoney.core.facts import BULK, COUNTED, Facts, Item, gc_paused
 from ssbmoney.core.group import GroupKeys
 from ssbmoney.core.statehash import canonical, digest_object, state_hash
 
@@ -40,6 +40,17 @@ MAX_JSON_INT = 2**53 - 1
 """No integer in the view passes this: every JSON reader reads it exactly."""
 
 Warning = dict[str, Any]
+
+
+def _warning_key(warning: Warning) -> tuple[str, str, str, str]:
+    """Warnings sort by kind, then the entry or feed they are about, then the rest (as
+    canonical text): one order on every home."""
+    rest = canonical(warning, checked=True) if len(warning) > 2 else ""
+    return (warning["kind"], warning.get("entry", ""), warning.get("feed", ""), rest)
+
+
+def _row_id(row: tuple[dict[str, Any], str, tuple[Warning, ...]]) -> str:
+    return str(row[0]["id"])
 
 
 def clamp(value: int) -> int:
@@ -63,13 +74,14 @@ class Ledger(Facts):
         self.member_feeds: set[bytes] = set()
         self.outcomes: dict[bytes, Outcome] = {}
         self.deciding: Deciding | None = None
+        self._fid_cache: dict[bytes, str] = {}
 
     # ------------------------------------------------------------------- folding
 
     def view(self) -> dict[str, Any]:
         """The budget view (JSON-ready; treat as read-only) with its ``state_hash``."""
         if self._view is None or self._folded_items != len(self.items):
-            with gc_paused():
+            with gc_paused(bulk=self.deciding is None and len(self.items) >= BULK):
                 self._view = self._fold()
             self._folded_items = len(self.items)
         return self._view
@@ -144,7 +156,7 @@ class Ledger(Facts):
             self._rows.pop(pid, None)
             if pid in self.proposals and self._shown(pid):
                 self._rows[pid] = self._row(pid)
-        rows = [self._rows[pid] for pid in sorted(self._rows, key=entry_id)]
+        rows = sorted(self._rows.values(), key=_row_id)
         money_feeds = self.money_feeds
         exact = {
             "deposited": sum(self.dep_total.get(f, 0) for f in money_feeds),
@@ -188,6 +200,14 @@ class Ledger(Facts):
 
     # ---------------------------------------------------------------------- rows
 
+    def _fid(self, identity: bytes) -> str:
+        """A member id as text, made once per identity (rows name voters thousands of
+        times)."""
+        found = self._fid_cache.get(identity)
+        if found is None:
+            found = self._fid_cache[identity] = feed_id(identity)
+        return found
+
     def _shown(self, pid: bytes) -> bool:
         """A member's proposal; or anyone's that a member's vote or close names."""
         item = self.proposals[pid]
@@ -207,11 +227,15 @@ class Ledger(Facts):
         ids = self.identity
         if outcome is None or outcome.status == "open":
             ballots: dict[bytes, str] = {}
+            members, forks, feeds_of = self.members, self.fork_at, self.feeds_of
             for feed, votes in self.votes.get(pid, {}).items():
                 ident = ids.get(feed)
-                if ident not in self.members:
+                if ident not in members:
                     continue
-                for _seq, _vid, vote in reversed(votes):
+                if feed not in forks and len(feeds_of[ident]) == 1:  # nothing to mute
+                    ballots[ident] = votes[-1].message.choice  # type: ignore[union-attr]
+                    continue
+                for vote in reversed(votes):
                     if not deciding.muted(None, vote):
                         ballots[ident] = vote.message.choice  # type: ignore[union-attr]
                         break
@@ -229,12 +253,12 @@ class Ledger(Facts):
                     continue
                 if feed not in self.fork_at:  # unforked: a vote is late past every cut
                     limit = max((k.seqs.get(feed, 0) for k in knows), default=0)
-                    warnings.extend({"kind": "late_vote", "entry": entry_id(vid)}
-                                    for seq, vid, _v in votes if seq > limit)
+                    warnings.extend({"kind": "late_vote", "entry": entry_id(v.id)}
+                                    for v in votes if v.seq > limit)
                     continue
-                for _seq, vid, vote in votes:
+                for vote in votes:
                     if not any(pasts.contains(k, vote) for k in knows):
-                        warnings.append({"kind": "late_vote", "entry": entry_id(vid)})
+                        warnings.append({"kind": "late_vote", "entry": entry_id(vote.id)})
             warnings.extend({"kind": "duplicate_close", "entry": entry_id(c.id),
                              "member": feed_id(ids[c.feed])} for c in outcome.duplicates)
             warnings.extend({"kind": "late_withdrawal", "entry": entry_id(w.id)}
@@ -247,20 +271,22 @@ class Ledger(Facts):
                     "members": sorted({feed_id(ids[c.feed]) for c in outcome.contested
                                        if c.feed in ids}),
                 })
-        if outcome is None or outcome.status == "open":
+        if (outcome is None or outcome.status == "open") and pid in self.withdraws:
             # No close decided it: its author's withdrawal, as held now, rejects it.
             proposer = self.identity_of(item.feed)
             if proposer is not None and any(self.identity_of(w.feed) == proposer
                                             for w in self.withdraws.get(pid, ())):
                 status, withdrawn = "rejected", True
         amount = proposal.amount
-        spent, spend_warnings = self._spent_on(pid, status == "approved", amount)
+        spent, spend_warnings = (self._spent_on(pid, status == "approved", amount)
+                                 if pid in self.spends else (0, []))
         author = self.identity_of(item.feed)  # any feed's, as held now (not only members')
+        fid = self._fid
         row = {
             "abstain": counts["abstain"],
             "add_member": feed_id(proposal.add_member) if proposal.add_member else None,
             "amount": amount,
-            "author": feed_id(author) if author else None,
+            "author": fid(author) if author else None,
             "block": counts["block"],
             "category": proposal.category,
             "claimed_ms": item.claimed_ms if item.claimed_ms <= MAX_JSON_INT else None,
@@ -271,7 +297,7 @@ class Ledger(Facts):
             "spent": clamp(spent),
             "status": status,
             "title": proposal.title,
-            "votes": dict(sorted((feed_id(i), c) for i, c in ballots.items())),
+            "votes": dict(sorted((fid(i), c) for i, c in ballots.items())),
             "withdrawn": withdrawn,
             "yes": counts["yes"],
         }
@@ -349,7 +375,7 @@ class Ledger(Facts):
             if clamp(value) != value:
                 found.append({"kind": "total_overflow", "figure": name,
                               "feed": feed_id(self._largest(name))})
-        unique = {canonical(w, checked=True): w for w in found}
+        unique = {_warning_key(w): w for w in found}
         return [unique[key] for key in sorted(unique)]
 
     def _largest(self, figure: str) -> bytes:
