@@ -173,9 +173,9 @@ class Session:
             left = proposal["amount"] - proposal["spent"]
             if amount > left:
                 raise BadInput(
-                    f"{money.format_amount(amount, self.currency)} is more than the "
-                    f"{money.format_amount(max(left, 0), self.currency)} "
-                    "left of what was approved"
+                    f"{money.format_amount(amount, self.currency)} {self.currency} is more"
+                    f" than the {money.format_amount(max(left, 0), self.currency)}"
+                    f" {self.currency} left of what was approved"
                 )
             self._member(view)
             self._within_bounds("spent", amount)
@@ -188,7 +188,8 @@ class Session:
         with self.store.locked():
             proposal = find_proposal(self.view(), proposal_id)
             if proposal["status"] != "open":
-                raise BadInput(f"proposal {proposal['title']!r} is {proposal['status']}, not open")
+                state = "withdrawn" if proposal.get("withdrawn") else proposal["status"]
+                raise BadInput(f"proposal {proposal['title']!r} is {state}, not open")
             if proposal["author"] != self.home.identity().keys.id:
                 raise BadInput("only the author of a proposal may withdraw it")
             made = self._post(msg.Withdraw(parse_entry_id(proposal["id"])))

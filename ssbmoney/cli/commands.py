@@ -270,7 +270,7 @@ def cmd_import(home: Home, args: argparse.Namespace) -> Result:
         text += (f"; {count_of(forks, 'new fork proof')}: every branch of a forked feed is"
                  " kept and counted")
     for change in changed:
-        text += (f"\nchanged: {change['title']}: {change['from'] or 'not shown'} -> "
+        text += (f"\nchanged: {change['title']}: {change['from'] or 'new'} -> "
                  f"{change['to']} ({change['reason']})")
     if errors:
         refused = "; ".join(e["message"] for e in errors[:3])

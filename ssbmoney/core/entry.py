@@ -149,8 +149,11 @@ def _parse_sigil(text: str, sigil: str, suffix: str, what: str) -> bytes:
         raw = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
         raise BadInput(f"not a {what}: {text!r} (bad base64)") from None
-    if len(raw) != 32 or b64(raw) != body:
-        raise BadInput(f"not a {what}: {text!r} (must hold 32 bytes)")
+    if len(raw) != 32:
+        raise BadInput(f"not a {what}: {text!r} (must hold 32 bytes, not {len(raw)})")
+    if b64(raw) != body:
+        raise BadInput(f"not a {what}: {text!r} (not the canonical base64 of its bytes:"
+                       " a character was changed?)")
     return raw
 
 
