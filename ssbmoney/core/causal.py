@@ -22,8 +22,9 @@ cut, never followed forever.
 from __future__ import annotations
 
 import bisect
+import weakref
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from ssbmoney.core import content as msg
 from ssbmoney.core.facts import Facts, Item
@@ -71,7 +72,9 @@ class Pasts:
 
     def __init__(self, facts: Facts, tracked: set[bytes],
                  decide: Callable[[Item, Knowledge], tuple[str, str]]) -> None:
-        self.facts = facts
+        self.facts = (facts if isinstance(facts, weakref.ProxyType)  # no cycle with the
+                      else cast(Facts, weakref.proxy(facts)))  # ledger that holds these
+        facts = self.facts
         self.tracked = tracked
         self._decide = decide
         self.state: dict[bytes, str] = {}

@@ -22,8 +22,9 @@ Pure, no clocks. The rules (the README's "Deciding and counting"):
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from ssbmoney.core import content as msg
 from ssbmoney.core.causal import INVALID, OK, Knowledge, Pasts
@@ -86,8 +87,12 @@ class Deciding:
     def __init__(self, facts: Facts, identity_of: dict[bytes, bytes],
                  feeds_of: dict[bytes, list[bytes]], founds: list[Item],
                  tracked: set[bytes]) -> None:
-        self.facts = facts
+        # The ledger holds this; a proxy back keeps the two out of a reference cycle.
+        self.facts = cast(Facts, weakref.proxy(facts))
+        facts = self.facts
         self.identity_of = identity_of
+        self._split = {f for f, joins in facts.join_items.items()
+                       if len({i for i, _item in joins}) > 1}  # forked at 1, two names
         self.feeds_of = feeds_of
         self.founds = sorted(founds, key=lambda f: f.id)
         self.founder = identity_of.get(facts.keys.founder)
@@ -144,10 +149,19 @@ class Deciding:
 
     # ------------------------------------------------------------------ muting
 
+    def ident(self, know: Knowledge | None, feed: bytes) -> bytes | None:
+        """Whose feed this is in a past: where it forked at sequence 1 between two
+        identities' joins, the one join that past holds names it (none if both)."""
+        if feed not in self._split or know is None:
+            return self.identity_of.get(feed)
+        inside = {i for i, item in self.facts.join_items[feed]
+                  if self.pasts.contains(know, item)}
+        return next(iter(inside)) if len(inside) == 1 else None
+
     def muted(self, know: Knowledge | None, item: Item) -> bool:
         """Does ``item`` (a vote, close or withdrawal) not count in this past (None: in
         everything this home holds)?"""
-        identity = self.identity_of.get(item.feed)
+        identity = self.ident(know, item.feed)
         if identity is None:
             return True
         feeds = self.feeds_of.get(identity, ())
@@ -194,9 +208,7 @@ class Deciding:
         _message, founders, rules = self._founding(found)
         self.found_of[close.id] = found
         members = self.members_in(know, founders)
-        author = self.identity_of.get(close.feed)
-        if alone and author != self.founder and len(self.founds) > 1:
-            self._confirmed.append((close, found))
+        author = self.ident(know, close.feed)
         if author not in members:
             return INVALID, "its author is not a member in its own past"
         forks = facts.fork_at
@@ -206,9 +218,11 @@ class Deciding:
         if (proposal.seq > know.seqs.get(proposal.feed, 0)
                 or (proposal.feed in forks and not self.pasts.contains(know, proposal))):
             return INVALID, "the proposal is not in its past"
-        proposer = self.identity_of.get(proposal.feed)
+        if alone and author != self.founder and len(self.founds) > 1:
+            self._confirmed.append((close, found))  # a member saw this founding alone
+        proposer = self.ident(know, proposal.feed)
         withdrawn = any(
-            self.identity_of.get(w.feed) == proposer and self.pasts.contains(know, w)
+            self.ident(know, w.feed) == proposer and self.pasts.contains(know, w)
             and not self.muted(know, w)
             for w in facts.withdraws.get(pid, ())
         )
@@ -217,6 +231,9 @@ class Deciding:
         seqs, forks = know.seqs, facts.fork_at
         for member in members:
             feeds = self.feeds_of.get(member, ())
+            if self._split:
+                feeds = [f for f in feeds if f not in self._split
+                         or self.ident(know, f) == member]
             if len(feeds) == 1:
                 feed = feeds[0]
                 limit = seqs.get(feed, 0)
@@ -252,16 +269,17 @@ class Deciding:
         # In a past, a fork or second feed it proves mutes its member's closes; in
         # everything this home holds (know None) it does not: closes decided without
         # the proof stand (each close already counts only if not muted in its own past).
+        # A close that counted in its own past counts wherever it is seen: a fork or
+        # second feed found later mutes its author's later closes (they are invalid in
+        # their own pasts), never one decided without the proof.
         closes = [
             c for c in facts.closes.get(pid, ())
             if pasts.state.get(c.id) == OK and self.contains(know, c)
-            and (know is None or not self.muted(know, c))
         ]
         firsts, duplicates = [], []
         for close in closes:
             seen = pasts.know[close.id]
-            if any(other is not close and pasts.contains(seen, other)
-                   and not self.muted(seen, other) for other in closes):
+            if any(other is not close and pasts.contains(seen, other) for other in closes):
                 duplicates.append(close)
             else:
                 firsts.append(close)
@@ -269,9 +287,9 @@ class Deciding:
         withdrawals: list[Item] = []
         late: list[Item] = []
         if proposal is not None:
-            proposer = self.identity_of.get(proposal.feed)
+            proposer = self.ident(know, proposal.feed)
             for w in facts.withdraws.get(pid, ()):
-                if (self.identity_of.get(w.feed) != proposer or not self.contains(know, w)
+                if (self.ident(know, w.feed) != proposer or not self.contains(know, w)
                         or (know is not None and self.muted(know, w))):
                     continue
                 seen_by_w = pasts.of_item(w)

@@ -65,6 +65,8 @@ class Facts:
         self.founds: list[tuple[int, bytes, msg.Found]] = []
         self.proposals: dict[bytes, Item] = {}
         self.feed_proposals: dict[bytes, list[bytes]] = {}  # feed -> its proposals' ids
+        self.feed_withdraws: dict[bytes, list[bytes]] = {}  # feed -> what it withdrew
+        self.join_items: dict[bytes, list[tuple[bytes, Item]]] = {}  # feed -> valid joins
         self.votes: dict[bytes, dict[bytes, list[Item]]] = {}  # by (seq, id)
         self.closes: dict[bytes, list[Item]] = {}
         self.close_items: dict[bytes, list[Item]] = {}  # feed -> its closes
@@ -168,12 +170,16 @@ class Facts:
         if seq == 1 or kind is msg.Join:
             if seq == 1:  # who wrote this feed's proposals: their rows name the author
                 self._dirty.update(self.feed_proposals.get(feed, ()))
+                self._dirty.update(self.feed_withdraws.get(feed, ()))
             if seq == 1 and kind is msg.Join and msg.join_ok(
                 message, self.keys.group_id, feed  # type: ignore[arg-type]
             ):
                 identity = message.identity  # type: ignore[union-attr]
                 self.joins.setdefault(feed, []).append(
                     (identity, message.name))  # type: ignore[union-attr]
+                self.join_items.setdefault(feed, []).append((identity, item))
+                if len(self.join_items[feed]) > 1:
+                    self._causal = True  # a second first join: whose feed it is, per past
                 if identity in self._candidates or tracked or feed == self.keys.founder:
                     self._causal = True  # a member's feed (or a second one): who counts
                 elif any(self.proposals[pid].message.add_member is not None  # type: ignore[union-attr]
@@ -223,6 +229,7 @@ class Facts:
         elif kind is msg.Withdraw:
             pid = message.proposal  # type: ignore[union-attr]
             self.withdraws.setdefault(pid, []).append(item)
+            self.feed_withdraws.setdefault(feed, []).append(pid)
             self._dirty.add(pid)
             proposal = self.proposals.get(pid)
             if tracked or (proposal is not None and proposal.feed == feed
@@ -276,21 +283,28 @@ class Facts:
 
         A fork at sequence 1 (another entry there, or a valid join for another
         identity) never takes a feed from its member: other entries are ignored, and
-        of several valid joins the one naming an identity the group knows (a founding
-        member or one an admission names) wins, then the lowest key."""
+        of several valid joins a founder's wins, then the lowest key — nothing a
+        non-member writes can change which. Money counts for every identity a valid
+        join names (``identities_of``), and inside a past only the join that past
+        holds names the author (``ssbmoney.core.decide``)."""
         joined = self.joins.get(feed)
         if not joined:
             return None
         if len(joined) == 1:  # the common case: one first entry
             return joined[0][0] if joined[0] is not None else None
-        identities = sorted({j[0] for j in joined if j is not None})
+        identities = self.identities_of(feed)
         if len(identities) <= 1:
             return identities[0] if identities else None
-        known = {m for _s, _e, found in self.founds for m in found.members}
-        known.update(item.message.add_member for item in self.proposals.values()  # type: ignore[union-attr]
-                     if item.message.add_member is not None)  # type: ignore[union-attr]
-        preferred = [i for i in identities if i in known]
+        founders = {m for _s, _e, found in self.founds for m in found.members}
+        founder_joins = self.joins.get(self.keys.founder) or []
+        founders.update(j[0] for j in founder_joins[:1] if j is not None)
+        preferred = [i for i in identities if i in founders]
         return (preferred or identities)[0]
+
+    def identities_of(self, feed: bytes) -> list[bytes]:
+        """Every identity a valid first join of this feed names (more than one only
+        where the feed forked at sequence 1)."""
+        return sorted({j[0] for j in self.joins.get(feed, ()) if j is not None})
 
 
 BULK = 10_000

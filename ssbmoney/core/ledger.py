@@ -100,7 +100,8 @@ class Ledger(Facts):
                 identity[feed] = ident
         feeds_of: dict[bytes, list[bytes]] = {}
         for feed in sorted(identity):
-            feeds_of.setdefault(identity[feed], []).append(feed)
+            for ident in self.identities_of(feed):  # a feed forked at 1 may name two
+                feeds_of.setdefault(ident, []).append(feed)
         founds = [self.items[eid] for _seq, eid, _m in self.founds]
         founder = identity.get(self.keys.founder)
         candidates: set[bytes] = set()
@@ -142,8 +143,8 @@ class Ledger(Facts):
                                            for c in outcome.firsts):
                 money.add(item.message.add_member)  # type: ignore[union-attr,arg-type]
         self.money_ids = frozenset(money)
-        self.money_feeds = {f for f, i in identity.items() if i in money}
-        self.member_feeds = {f for f, i in identity.items() if i in self.members}
+        self.money_feeds = {f for i, fs in feeds_of.items() if i in money for f in fs}
+        self.member_feeds = {f for i, fs in feeds_of.items() if i in self.members for f in fs}
         self._rows.clear()
         self._dirty = set(self.proposals)
         self._causal = False
@@ -404,14 +405,17 @@ def honest_cut(ledger: Ledger, pid: bytes, me: bytes) -> tuple[tuple[bytes, int,
     heads: list[tuple[bytes, int, bytes]] = []
     for feed in sorted(feeds):
         fork = ledger.fork_at.get(feed)
-        if fork is not None:
-            proof = sorted(ledger.at_seq(feed, fork), key=lambda i: i.id)[:2]
-            heads.extend((feed, i.seq, i.id) for i in proof)
-            continue
         held = ledger.at.get(feed, {})
         seq = 0
         while seq + 1 in held:  # the gapless prefix as held now (pasts hold an older one)
             seq += 1
+        if fork is not None:
+            proof = sorted(ledger.at_seq(feed, fork), key=lambda i: i.id)[:2]
+            befores = [pasts.last_close(i) for i in proof]
+            if all(b is None or pasts.state.get(b.id) != "pending" for b in befores):
+                heads.extend((feed, i.seq, i.id) for i in proof)
+                continue
+            seq = min(seq, fork - 1)  # a proof past a pending close: name what is before
         while seq > 0:
             item = ledger.at[feed][seq]
             before = pasts.last_close(item)
