@@ -201,7 +201,10 @@ def test_rejected_applicant_confirms_a_forged_founding() -> None:
 # ======================= first closer forks: an admission vanishes from later pasts
 
 
-@pytest.mark.xfail(strict=True, reason="an honest cut names a forked feed by its fork proof only, so a close its member wrote after the fork point (here: the admission) is outside later pasts. Was: Deciding.outcome(pid, know) mutes the closer's "
+@pytest.mark.xfail(strict=True, reason="an honest cut names a forked feed by its fork "
+                   "proof only, so a close "
+                   "its member wrote after the fork point (here: the admission) is outside "
+                   "later pasts. Was: Deciding.outcome(pid, know) mutes the closer's "
                    "close of an admission in any past holding a later fork proof, although "
                    "it was decided without it: the admitted member drops out of every later "
                    "close while the whole-home view (closes never muted) lists them")
