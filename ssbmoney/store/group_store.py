@@ -10,6 +10,9 @@ Layout of a group directory::
                    from the logs whenever it is missing, damaged or behind
     lock           the lock file every writer takes (fcntl.flock, blocking)
 
+Each file's own rules live in ``entry_log``, ``fork_log`` and ``index``; this module
+keeps them in step, under the lock.
+
 Why one log per group rather than one per feed: a sync batch touches many feeds, and
 with one file it shares one fsync instead of one per feed; torn-tail recovery is one
 check; and arrival order is kept for free. Groups never share a log, so nothing of
@@ -42,34 +45,25 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import msgpack
+from typing import NamedTuple, TypeVar
 
 from ssbmoney.core import entry as entry_mod
 from ssbmoney.core import framing
 from ssbmoney.core.entry import Entry
-from ssbmoney.core.errors import BadForkProof, MissingContent, StoreError, ValidationError
+from ssbmoney.core.errors import MissingContent, StoreError, ValidationError
 from ssbmoney.core.validate import FeedState, ForkProof, Mode, validate_run
+from ssbmoney.store import entry_log, fork_log, index
+from ssbmoney.store.entry_log import LOG_NAME
+from ssbmoney.store.fork_log import FORKS_NAME
+from ssbmoney.store.index import INDEX_NAME
 
-INDEX_FORMAT = 2
+__all__ = [
+    "FORKS_NAME", "INDEX_NAME", "LOCK_NAME", "LOG_NAME", "IngestReport", "Store", "fsync_dir",
+]
 
-LOG_NAME = "entries.log"
-FORKS_NAME = "forks.log"
-INDEX_NAME = "index.sqlite"
 LOCK_NAME = "lock"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS entries (
-    id BLOB PRIMARY KEY, feed BLOB NOT NULL, seq INTEGER NOT NULL,
-    offset INTEGER NOT NULL, length INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS entries_by_feed ON entries (feed, seq);
-CREATE TABLE IF NOT EXISTS feeds (
-    feed BLOB PRIMARY KEY, seq INTEGER NOT NULL, head BLOB NOT NULL
-) WITHOUT ROWID;
-"""
+_T = TypeVar("_T")
 
 
 class IngestReport(NamedTuple):
@@ -107,7 +101,7 @@ class Store:
         self._proven: set[tuple[bytes, int]] = set()  # (feed, seq) with a fork proof
         self._forks_seen = -1  # size of forks.log when last read
         self._end = framing.MAGIC_SIZE  # log offset up to which self._states is current
-        self._pending: list[tuple[bytes, bytes, int, int, int]] = []
+        self._pending: list[index.Row] = []
         self._db: sqlite3.Connection | None = None
         try:
             with self.locked():
@@ -116,7 +110,7 @@ class Store:
                 )
                 if new_dir:
                     fsync_dir(self.directory)
-                self._check_log_magic()
+                entry_log.start(self._log_fd, self._log_path)
                 self._open_index()
                 self._catch_up()
         except BaseException:
@@ -164,53 +158,22 @@ class Store:
                 if self._lock_depth == 0:
                     fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _check_log_magic(self) -> None:
-        """Under the lock: start a new log with its magic (or finish one a crash left
-        half-started); refuse a log of another format, changing nothing."""
-        size = os.fstat(self._log_fd).st_size
-        head = os.pread(self._log_fd, min(size, framing.MAX_FRAME + 16), 0)
-        try:
-            framing.check_magic(head, framing.LOG_MAGIC, str(self._log_path))
-        except framing.FormatMismatch as err:
-            raise StoreError(err.message) from None
-        if size < framing.MAGIC_SIZE:
-            if size:
-                os.ftruncate(self._log_fd, 0)
-            os.write(self._log_fd, framing.LOG_MAGIC)
-            os.fsync(self._log_fd)
-
     # ---------------------------------------------------------------------- index
 
     def _open_index(self) -> None:
         path = self.directory / INDEX_NAME
         try:
-            self._db = self._connect(path)
-            row = self._db.execute("SELECT value FROM meta WHERE key='log_end'").fetchone()
-            fmt = self._db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-            indexed_end = int(row[0]) if row else framing.MAGIC_SIZE
-            if row is not None and (fmt is None or int(fmt[0]) != INDEX_FORMAT):
-                raise sqlite3.DatabaseError("index of another format")
-            if indexed_end > os.fstat(self._log_fd).st_size:
-                raise sqlite3.DatabaseError("index is ahead of the log")
-            indexed_end = max(indexed_end, framing.MAGIC_SIZE)
+            self._db = index.connect(path)
+            indexed_end = index.indexed_end(self._db, os.fstat(self._log_fd).st_size)
             self._load_index(indexed_end)
         except sqlite3.DatabaseError:
             self._rebuild_index_file(path)
 
-    def _connect(self, path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        # The log is the truth; a lost index write is caught up from the log.
-        db.execute("PRAGMA synchronous=OFF")
-        db.executescript(_SCHEMA)
-        return db
-
     def _rebuild_index_file(self, path: Path) -> None:
         if self._db is not None:
             self._db.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-        self._db = self._connect(path)
+        index.remove(path)
+        self._db = index.connect(path)
         self._states = {}
         self._end = framing.MAGIC_SIZE
         self._pending = []
@@ -218,10 +181,7 @@ class Store:
 
     def _load_index(self, indexed_end: int) -> None:
         assert self._db is not None
-        self._states = {
-            bytes(feed): FeedState(bytes(feed), self.group, seq, bytes(head))
-            for feed, seq, head in self._db.execute("SELECT feed, seq, head FROM feeds")
-        }
+        self._states = index.load_heads(self._db, self.group)
         self._end = indexed_end
         self._forks_seen = -1  # fresh states: mark the forked feeds again
 
@@ -237,29 +197,7 @@ class Store:
         with self._thread_lock:
             if not self._pending or self._db is None:
                 return
-            db = self._db
-            db.execute("BEGIN")
-            try:
-                db.executemany(
-                    "INSERT OR IGNORE INTO entries VALUES (?, ?, ?, ?, ?)", self._pending
-                )
-                touched = {row[1] for row in self._pending}
-                db.executemany(
-                    "INSERT INTO feeds VALUES (?, ?, ?) ON CONFLICT(feed) DO UPDATE SET"
-                    " seq=excluded.seq, head=excluded.head WHERE excluded.seq > feeds.seq"
-                    " OR (excluded.seq = feeds.seq AND excluded.head < feeds.head)",
-                    [(f, self._states[f].seq, self._states[f].head) for f in touched],
-                )
-                db.execute(
-                    "INSERT INTO meta VALUES ('log_end', ?) ON CONFLICT(key) DO UPDATE SET"
-                    " value=max(value, excluded.value)",
-                    (self._end,),
-                )
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (INDEX_FORMAT,))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            index.write_rows(self._db, self._pending, self._states, self._end)
             self._pending = []
 
     # ---------------------------------------------------------------- catching up
@@ -283,24 +221,12 @@ class Store:
                 pos = start + offset + framing.HEADER_SIZE + len(payload)
             if pos < size:
                 self._end = pos
-                self._check_torn(data[pos - start :], pos)
+                entry_log.check_torn(self._log_path, data[pos - start :], pos)
                 # A frame that was never completed (so never acknowledged): cut it.
                 os.ftruncate(self._log_fd, pos)
                 os.fsync(self._log_fd)
             self._end = pos
         self._load_forks()
-
-    def _check_torn(self, rest: bytes, offset: int) -> None:
-        """Refuse to go on when what stops a scan at ``offset`` is not a torn tail:
-        whole frames after it mean damage inside the log, and cutting there would
-        throw away entries that were acknowledged."""
-        found = framing.next_frame(rest, 0)
-        if found is not None:
-            raise StoreError(
-                f"{self._log_path} is damaged at offset {offset}, with whole entries after"
-                " it; nothing was changed. Run `ssbmoney audit` on this home, and restore"
-                " the log from a backup or an export"
-            )
 
     def _note(self, entry: Entry, offset: int, length: int) -> None:
         old = self._states.get(entry.author)
@@ -310,15 +236,9 @@ class Store:
             self._states[entry.author] = old.advanced(entry)
         self._pending.append((entry.id, entry.author, entry.seq, offset, length))
 
-    def _forks_size(self) -> int:
-        try:
-            return os.stat(self._forks_path).st_size
-        except FileNotFoundError:
-            return 0
-
     def _load_forks(self) -> None:
         """Take in the fork proofs, when the file changed since we last read it."""
-        size = self._forks_size()
+        size = fork_log.size(self._forks_path)
         if size == self._forks_seen:
             return
         self._forks_seen = size
@@ -348,10 +268,7 @@ class Store:
     def _write_frames(self, frames: list[bytes]) -> None:
         """Write whole frames at the end of the log and ``fdatasync`` them."""
         data = b"".join(frames)
-        written = os.write(self._log_fd, data)
-        while written < len(data):
-            written += os.write(self._log_fd, data[written:])
-        os.fdatasync(self._log_fd)
+        entry_log.write_all(self._log_fd, data)
         self._end += len(data)
 
     def append(
@@ -378,7 +295,7 @@ class Store:
             seq, head = state.seq, state.head
             made: list[Entry] = []
             frames: list[bytes] = []  # header, payload, header, payload, ...
-            rows: list[tuple[bytes, bytes, int, int, int]] = []
+            rows: list[index.Row] = []
             pos = self._end
             for content in contents:
                 seq += 1
@@ -440,20 +357,10 @@ class Store:
                 offsets = self._write([e.raw for e in accepted])
                 for item, offset in zip(accepted, offsets, strict=True):
                     self._note(item, offset, len(item.raw))
-            fresh = self._unproven(forks)
+            fresh = fork_log.unproven(self._proven, forks)
             if fresh:
                 self._write_forks(fresh)
         return IngestReport(tuple(accepted), duplicates, tuple(errors), tuple(forks))
-
-    def _unproven(self, forks: Iterable[ForkProof]) -> list[ForkProof]:
-        """The proofs of forks at a (feed, sequence) not proven yet, one for each."""
-        fresh: list[ForkProof] = []
-        seen = set(self._proven)
-        for proof in forks:
-            if (proof.author, proof.seq) not in seen:
-                seen.add((proof.author, proof.seq))
-                fresh.append(proof)
-        return fresh
 
     def ingest_fork_proofs(
         self, pairs: Iterable[tuple[Entry, Entry]]
@@ -462,67 +369,29 @@ class Store:
         different entries of one feed of this group at one sequence, both validly
         signed. Returns how many were new, and the errors of those refused. (The
         entries themselves are taken in by ``ingest``, like any other.)"""
-        found: list[ForkProof] = []
-        errors: list[ValidationError] = []
         with self.locked():
             self._refresh()
-            for first, second in pairs:
-                if not (first.author == second.author and first.seq == second.seq
-                        and first.id != second.id and first.group == second.group == self.group
-                        and first.signature_ok() and second.signature_ok()):
-                    errors.append(BadForkProof(
-                        "a fork proof must be two different, validly signed entries of"
-                        " one feed of this group at one sequence",
-                        feed=second.author, seq=second.seq, entry=second.id))
-                    continue
-                found.append(ForkProof(first.author, first.seq, first, first.id, second))
-            fresh = self._unproven(found)
+            found, errors = fork_log.check_pairs(self.group, pairs)
+            fresh = fork_log.unproven(self._proven, found)
             if fresh:
                 self._write_forks(fresh)
         return len(fresh), errors
 
     def _write_forks(self, forks: Sequence[ForkProof]) -> None:
-        fd = os.open(self._forks_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            size = os.fstat(fd).st_size
-            data = os.pread(fd, size, 0)
-            try:
-                framing.check_magic(data, framing.FORKS_MAGIC, str(self._forks_path))
-            except framing.FormatMismatch as err:
-                raise StoreError(err.message) from None
-            if size < framing.MAGIC_SIZE:
-                os.ftruncate(fd, 0)
-                os.write(fd, framing.FORKS_MAGIC)
-            else:
-                # Under the lock: cut a proof torn by a crash (never acknowledged), or
-                # every proof appended after it would be unreadable.
-                good = framing.good_end(data, framing.MAGIC_SIZE)
-                if good < size:
-                    os.ftruncate(fd, good)
-            out = b"".join(
-                framing.frame(
-                    msgpack.packb([p.first.raw if p.first else None, p.second.raw])
-                )
-                for p in forks
-            )
-            os.write(fd, out)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fork_log.append(self._forks_path, forks)
         for proof in forks:
             self._mark_forked(proof.author, proof.seq)
 
     def _refresh(self) -> None:
         """Under the lock: take in what other processes appended since we last looked."""
         if (os.fstat(self._log_fd).st_size != self._end
-                or self._forks_size() != self._forks_seen):
+                or fork_log.size(self._forks_path) != self._forks_seen):
             self._catch_up()
 
     # ------------------------------------------------------------------- reading
 
     def _read_at(self, offset: int, length: int) -> Entry:
-        data = os.pread(self._log_fd, framing.HEADER_SIZE + length, offset)
-        return entry_mod.decode(data[framing.HEADER_SIZE :])
+        return entry_log.read_at(self._log_fd, offset, length)
 
     def _indexed(self) -> sqlite3.Connection:
         """The index, brought up to date with every writer's appends."""
@@ -532,12 +401,12 @@ class Store:
         assert self._db is not None
         return self._db
 
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    def _query(self, ask: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run a query on the up-to-date index; a damaged index is rebuilt from the
         logs and the query tried once more."""
         for attempt in (1, 2):
             try:
-                return self._indexed().execute(sql, params).fetchall()
+                return ask(self._indexed())
             except sqlite3.DatabaseError as err:
                 if attempt == 2:
                     raise StoreError(f"the index cannot be rebuilt: {err}") from None
@@ -547,19 +416,15 @@ class Store:
     def ids_at(self, author: bytes, seq: int) -> set[bytes]:
         """The ids of the entries ``author``'s feed holds at ``seq`` (several after a
         fork; none when it holds none)."""
-        rows = self._query("SELECT id FROM entries WHERE feed=? AND seq=?", (author, seq))
-        return {bytes(row[0]) for row in rows}
+        return self._query(lambda db: index.ids_at(db, author, seq))
 
     def entries_at(self, author: bytes, seq: int) -> list[Entry]:
         """The entries ``author``'s feed holds at ``seq``, by id."""
-        rows = self._query(
-            "SELECT offset, length FROM entries WHERE feed=? AND seq=? ORDER BY id",
-            (author, seq),
-        )
+        rows = self._query(lambda db: index.locations_at(db, author, seq))
         return [self._read_at(offset, length) for offset, length in rows]
 
     def has(self, digest: bytes) -> bool:
-        return bool(self._query("SELECT 1 FROM entries WHERE id=?", (digest,)))
+        return self._query(lambda db: index.has(db, digest))
 
     def heads(self) -> dict[bytes, FeedState]:
         """Every feed's state (highest sequence, head id, forked), up to date. The head
@@ -570,18 +435,15 @@ class Store:
 
     def feed_entries(self, author: bytes, from_seq: int = 1) -> list[Entry]:
         """The feed's entries from ``from_seq`` on, every branch, by sequence then id."""
-        rows = self._query(
-            "SELECT offset, length FROM entries WHERE feed=? AND seq>=? ORDER BY seq, id",
-            (author, from_seq),
-        )
+        rows = self._query(lambda db: index.locations_from(db, author, from_seq))
         return [self._read_at(offset, length) for offset, length in rows]
 
     def get(self, digest: bytes) -> Entry | None:
-        rows = self._query("SELECT offset, length FROM entries WHERE id=?", (digest,))
-        return self._read_at(rows[0][0], rows[0][1]) if rows else None
+        found = self._query(lambda db: index.location(db, digest))
+        return self._read_at(*found) if found is not None else None
 
     def count(self) -> int:
-        return int(self._query("SELECT count(*) FROM entries")[0][0])
+        return self._query(index.count)
 
     def read_from(self, offset: int) -> tuple[list[Entry], int]:
         """The entries appended to the log from ``offset`` on (0: from the start), in
@@ -621,26 +483,12 @@ class Store:
             yield decode(payload)
             pos = offset + framing.HEADER_SIZE + len(payload)
         if pos < end:
-            self._check_torn(data[pos:], pos)
+            entry_log.check_torn(self._log_path, data[pos:], pos)
             raise StoreError(f"{self._log_path} is damaged at offset {pos}")
 
     def forks(self) -> list[ForkProof]:
         """The fork proofs held: two entries each, at most one per feed and sequence."""
-        if not self._forks_path.exists():
-            return []
-        data = self._forks_path.read_bytes()
-        try:
-            framing.check_magic(data, framing.FORKS_MAGIC, str(self._forks_path))
-        except framing.FormatMismatch as err:
-            raise StoreError(err.message) from None
-        proofs = []
-        for _offset, payload in framing.scan(data, framing.MAGIC_SIZE):
-            first_raw, second_raw = msgpack.unpackb(payload)
-            second = entry_mod.decode(second_raw)
-            first = entry_mod.decode(first_raw) if first_raw is not None else None
-            first_id = first.id if first is not None else b""
-            proofs.append(ForkProof(second.author, second.seq, first, first_id, second))
-        return proofs
+        return fork_log.read(self._forks_path)
 
 
 def _seq_then_id(item: Entry) -> tuple[int, bytes]:
