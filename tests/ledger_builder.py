@@ -291,3 +291,13 @@ def warnings_of(view: dict[str, Any], about: Ref | Person) -> set[str]:
 
 def kinds(view: dict[str, Any]) -> set[str]:
     return {w["kind"] for w in view["warnings"]}
+
+
+def incremental(w: World, entries: list[Entry]) -> dict[str, Any]:
+    """The view after adding ``entries`` one at a time, looking at the view each time
+    (as a home that takes them in by import or sync does)."""
+    led = w.ledger([])
+    for item in entries:
+        led.add(item)
+        led.view()
+    return led.view()

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
-from ledger_builder import World, kinds, row
+from ledger_builder import World, incremental, kinds, row
 
 from ssbmoney.core import content as msg
 from ssbmoney.core import entry as entry_mod
@@ -21,15 +21,6 @@ from ssbmoney.core.group import seal
 from ssbmoney.core.keys import keypair
 from ssbmoney.core.ledger import MAX_JSON_INT, Ledger, state_hash
 from ssbmoney.store.group_store import Store
-
-
-def incremental(w: World, entries: list[Entry]) -> dict:
-    """The view after adding ``entries`` one at a time, looking at the view each time."""
-    led = w.ledger([])
-    for item in entries:
-        led.add(item)
-        led.view()
-    return led.view()
 
 
 def views_agree(w: World, entries: list[Entry], seed: int = 7) -> dict:

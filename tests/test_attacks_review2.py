@@ -12,7 +12,7 @@ import hashlib
 import weakref
 
 import pytest
-from ledger_builder import Person, World, kinds, row
+from ledger_builder import Person, World, incremental, kinds, row
 
 from ssbmoney.core import content as msg
 from ssbmoney.core import facts as facts_mod
@@ -20,15 +20,6 @@ from ssbmoney.core import ledger as ledger_mod
 from ssbmoney.core.entry import Entry, entry_id
 from ssbmoney.core.keys import KeyPair, keypair
 from ssbmoney.core.ledger import Ledger, honest_cut
-
-
-def incremental(w: World, entries: list[Entry]) -> dict:
-    """The view after adding ``entries`` one at a time, looking at the view each time."""
-    led = w.ledger([])
-    for item in entries:
-        led.add(item)
-        led.view()
-    return led.view()
 
 
 def key_below(limit: bytes, label: bytes) -> KeyPair:
