@@ -102,7 +102,6 @@ class Deciding:
             and any(c.feed in tracked for c in facts.closes.get(pid, ()))
         )
         self.decisions: dict[bytes, Decision] = {}
-        self.found_of: dict[bytes, Item] = {}  # close id -> the founding it decided under
         self._confirmed: list[tuple[Item, Item]] = []  # (close, founding) seen alone
         self._foundings: dict[bytes, tuple[msg.Found | None, frozenset[bytes], Rules]] = {}
         self.pasts = Pasts(facts, tracked, self._decide_close)
@@ -206,7 +205,6 @@ class Deciding:
         if found is None:
             return INVALID, "the group's founding is not in its past"
         _message, founders, rules = self._founding(found)
-        self.found_of[close.id] = found
         members = self.members_in(know, founders)
         author = self.ident(know, close.feed)
         if author not in members:

@@ -82,7 +82,6 @@ class Facts:
         # What changed since the last fold.
         self._causal = True
         self._dirty: set[bytes] = set()
-        self._warnings_dirty = True
         self._watch_ids: set[bytes] = set()  # ids a pending close waits for
         self._watch_feeds: set[bytes] = set()  # feeds whose gaps a pending close waits on
         self._tracked: set[bytes] = set()  # feeds whose entries may change a decision
@@ -147,7 +146,6 @@ class Facts:
 
     def _index(self, item: Item) -> None:
         eid, feed, seq, _prev, _claimed, message, problem = item
-        self._warnings_dirty = True
         kind = type(message)
         tracked = feed in self._tracked
         if kind is _VOTE and seq > 1:  # the most common entry: its path comes first
@@ -258,9 +256,6 @@ class Facts:
             self._dirty.add(spend[1])
 
     # ------------------------------------------------------------------ queries
-
-    def add_fork(self, feed: bytes, seq: int) -> None:
-        """Kept for callers of the old API: forks are seen from the entries now."""
 
     def messages_of(self, feed: bytes) -> list[tuple[bytes, msg.Message]]:
         """(entry id, message) of one feed's readable entries, every branch, by sequence."""

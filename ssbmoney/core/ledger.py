@@ -86,11 +86,6 @@ class Ledger(Facts):
             self._folded_items = len(self.items)
         return self._view
 
-    def outcome(self, pid: bytes) -> Outcome | None:
-        """The outcome this home sees for a proposal (after ``view``)."""
-        self.view()
-        return self.outcomes.get(pid)
-
     def _decide_all(self) -> None:
         """Who is who, every close on its own past, every proposal's outcome."""
         identity: dict[bytes, bytes] = {}
@@ -436,10 +431,3 @@ def fold(
     ledger = Ledger(keys, currency)
     ledger.add_all(entries)
     return ledger.view()
-
-
-def items_of(ledger: Ledger, feed: bytes) -> list[Item]:
-    """Every item of one feed, every branch, by sequence then id."""
-    found = [i for i in ledger.items.values() if i.feed == feed]
-    found.sort(key=lambda i: (i.seq, i.id))
-    return found
