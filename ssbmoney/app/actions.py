@@ -219,6 +219,18 @@ class Session:
         return made, own[0]
 
 
+def admission_requests(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """Invite holders asking to be admitted, as open proposals no member has voted on
+    yet (the view lists them among its warnings until a member names them)."""
+    return [
+        {"id": w["entry"], "title": w.get("title", ""), "status": "open", "amount": None,
+         "spent": 0, "author": w["member"], "add_member": w["member"], "payee": "",
+         "category": "", "claimed_ms": None, "closes_ms": None, "withdrawn": False,
+         "votes": {}, "yes": 0, "no": 0, "abstain": 0, "block": 0}
+        for w in view.get("warnings", []) if w.get("kind") == "admission_request"
+    ]
+
+
 def find_proposal(view: dict[str, Any], text: str) -> dict[str, Any]:
     """The proposal whose id starts with ``text`` (with or without the ``%``)."""
     prefix = text.strip()
@@ -228,12 +240,7 @@ def find_proposal(view: dict[str, Any], text: str) -> dict[str, Any]:
         prefix = "%" + prefix
     matches = [p for p in view["proposals"] if p["id"].startswith(prefix)]
     if not matches:  # someone asking to be admitted: members may vote on it and close it
-        matches = [
-            {"id": w["entry"], "title": w["title"], "status": "open", "amount": None,
-             "spent": 0, "author": w["member"], "add_member": w["member"], "payee": ""}
-            for w in view["warnings"]
-            if w["kind"] == "admission_request" and w["entry"].startswith(prefix)
-        ]
+        matches = [p for p in admission_requests(view) if p["id"].startswith(prefix)]
     if not matches:
         raise BadInput(f"no proposal with an id starting {text!r}")
     if len(matches) > 1:

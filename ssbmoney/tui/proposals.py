@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
+from ssbmoney.app.actions import admission_requests
 from ssbmoney.tui import words
 from ssbmoney.tui.table import KeyedTable
 
@@ -28,6 +29,7 @@ class OpenProposals(KeyedTable):
     def show(self, view: dict[str, Any], me: str) -> None:
         rows = [p for p in view["proposals"] if p["status"] == "open"]
         rows.sort(key=lambda p: (-words.claimed_key(p), p["id"]))
+        rows += admission_requests(view)  # asking to be admitted: members vote here too
         self.border_title = f"Open proposals ({len(rows)})"
         self.border_subtitle = (
             "y/n/a/b vote · c close · w withdraw" if rows else "none open · p proposes one"
