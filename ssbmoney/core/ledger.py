@@ -75,6 +75,8 @@ class Ledger(Facts):
         self.outcomes: dict[bytes, Outcome] = {}
         self.deciding: Deciding | None = None
         self._fid_cache: dict[bytes, str] = {}
+        self._row_warnings_version = 0
+        self._warnings_cache: tuple[tuple[Any, ...], list[Warning], str] | None = None
 
     # ------------------------------------------------------------------- folding
 
@@ -149,9 +151,13 @@ class Ledger(Facts):
             self._decide_all()
         dirty, self._dirty = self._dirty, set()
         for pid in dirty:
-            self._rows.pop(pid, None)
+            old = self._rows.pop(pid, None)
             if pid in self.proposals and self._shown(pid):
-                self._rows[pid] = self._row(pid)
+                new = self._rows[pid] = self._row(pid)
+                if old is None or old[2] != new[2]:
+                    self._row_warnings_version += 1
+            elif old is not None:
+                self._row_warnings_version += 1
         rows = sorted(self._rows.values(), key=_row_id)
         money_feeds = self.money_feeds
         exact = {
@@ -162,7 +168,23 @@ class Ledger(Facts):
         }
         exact["balance"] = exact["deposited"] - exact["spent"]
         exact["available"] = exact["balance"] - exact["committed"]
-        warnings = self._warnings(rows, exact)
+        # The warnings are rebuilt (and sorted, and encoded) only when one of their
+        # sources changed: most updates (a deposit, a vote on an open proposal) leave
+        # them as they were.
+        money_count = sum(self.feed_count.get(f, 0) for f in money_feeds)
+        sources = (
+            id(self.deciding), self._row_warnings_version, len(self._rows),
+            len(self.problems), len(self.joins), tuple(sorted(self.fork_at.items())),
+            len(self.items) - money_count, len(self.proposals),
+            sum(len(s) for s in self.spends.values()),
+            tuple(v if clamp(v) != v else 0 for v in exact.values()),  # overflows
+        )
+        if self._warnings_cache is not None and self._warnings_cache[0] == sources:
+            warnings, warnings_text = self._warnings_cache[1], self._warnings_cache[2]
+        else:
+            warnings = self._warnings(rows, exact)
+            warnings_text = canonical(warnings, checked=True)
+            self._warnings_cache = (sources, warnings, warnings_text)
         found = self.deciding.found_message if self.deciding else None
         rules = self.deciding.rules if self.deciding else None
         names = {
@@ -186,7 +208,6 @@ class Ledger(Facts):
         }
         parts = {key: canonical(value, checked=True) for key, value in top.items()}
         parts["proposals"] = "[" + ",".join(text for _r, text, _w in rows) + "]"
-        warnings_text = canonical(warnings, checked=True)
         parts["warnings"] = warnings_text
         view = dict(top)
         view["proposals"] = [r for r, _t, _w in rows]
