@@ -248,7 +248,9 @@ class Pasts:
         own = self.last_close(close, strictly_before=True)
         heads: list[tuple[Item, Item | None]] = []
         status, reason = OK, ""
-        if not self.held_chain(close):
+        held = self._upto.get(close.feed)
+        if ((held is None or held < close.seq - 1 or close.feed in facts.fork_at)
+                and not self.held_chain(close)):
             status, reason = PENDING, "entries before it in its own feed"
             self.watch_feeds.add(close.feed)
         items, tracked, forks = facts.items, self.tracked, facts.fork_at
@@ -350,7 +352,10 @@ class Pasts:
             return
         base = self.know.get(own.id) if own is not None else None
         know = base.copy() if base is not None else Knowledge()
-        self.place(know, close)
+        if close.feed in self.facts.fork_at:
+            self.place(know, close)
+        elif close.seq > know.seqs.get(close.feed, 0):  # place(), written out
+            know.seqs[close.feed] = close.seq
         if prep.status == INVALID:
             self.know[close.id] = know  # its cut says nothing: only its own feed counts
             state[close.id], self.reason[close.id] = INVALID, prep.reason

@@ -89,10 +89,10 @@ def pad(plaintext: bytes) -> bytes:
 
 def unpad(padded: bytes) -> bytes | None:
     """The plaintext, or None when the padding is not ours."""
-    stripped = padded.rstrip(b"\0")
-    if not stripped or stripped[-1] != 0x80:
+    end = padded.rfind(b"\x80")  # the marker is the last byte that is not zero
+    if end < 0 or padded.count(b"\0", end + 1) != len(padded) - end - 1:
         return None
-    return stripped[:-1]
+    return padded[:end]
 
 
 def seal(content_key: bytes, author: bytes, plaintext: bytes) -> bytes:

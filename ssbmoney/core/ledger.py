@@ -32,7 +32,7 @@ from ssbmoney.core.decide import Deciding, Outcome, tally
 from ssbmoney.core.entry import Entry, entry_id, feed_id
 from ssbmoney.core.facts import BULK, COUNTED, Facts, Item, gc_paused
 from ssbmoney.core.group import GroupKeys
-from ssbmoney.core.statehash import canonical, digest_object, state_hash
+from ssbmoney.core.statehash import canonical, canonical_in_order, digest_object, state_hash
 
 __all__ = ["Ledger", "fold", "state_hash", "MAX_JSON_INT"]
 
@@ -318,7 +318,7 @@ class Ledger(Facts):
             "withdrawn": withdrawn,
             "yes": counts["yes"],
         }
-        return row, canonical(row, checked=True), tuple(warnings + spend_warnings)
+        return row, canonical_in_order(row), tuple(warnings + spend_warnings)
 
     def _spent_on(self, pid: bytes, approved: bool, amount: int | None,
                   ) -> tuple[int, list[Warning]]:
