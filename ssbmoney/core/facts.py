@@ -78,7 +78,6 @@ class Facts:
         self.dep_total: dict[bytes, int] = {}
         self.spend_total: dict[bytes, int] = {}
         self.problems: set[tuple[str, bytes]] = set()  # (kind, entry id)
-        self.feed_count: dict[bytes, int] = {}  # entries held per feed, every branch
         # What changed since the last fold.
         self._causal = True
         self._dirty: set[bytes] = set()
@@ -98,7 +97,8 @@ class Facts:
 
         The cyclic garbage collector is paused meanwhile (see ``gc_paused``); names
         are bound locally because this loop runs 100,000 times a second."""
-        items, at, index, counts = self.items, self.at, self._index, self.feed_count
+        items, at, index = self.items, self.at, self._index
+        watch_ids, watch_feeds = self._watch_ids, self._watch_feeds
         open_sealed, parse, bad_content = self._opener.open, msg.parse, msg.BadContent
         if not isinstance(entries, list | tuple):
             entries = list(entries)
@@ -126,7 +126,6 @@ class Facts:
                 item = new_tuple(Item, (eid, author, seq, entry.previous, entry.claimed_ms,
                                         message, problem))
                 items[eid] = item
-                counts[author] = counts.get(author, 0) + 1
                 feed_items = at.get(author)
                 if feed_items is None:
                     feed_items = at[author] = {}
@@ -139,7 +138,7 @@ class Facts:
                         self.fork_at[author] = seq
                         if author in self._tracked:
                             self._causal = True
-                if eid in self._watch_ids or author in self._watch_feeds:
+                if eid in watch_ids or author in watch_feeds:
                     self._causal = True
                 index(item)
         return self
@@ -147,7 +146,6 @@ class Facts:
     def _index(self, item: Item) -> None:
         eid, feed, seq, _prev, _claimed, message, problem = item
         kind = type(message)
-        tracked = feed in self._tracked
         if kind is _VOTE and seq > 1:  # the most common entry: its path comes first
             pid = message.proposal  # type: ignore[union-attr]
             by_feed = self.votes.get(pid)
@@ -165,6 +163,7 @@ class Facts:
         if message is None:
             self.problems.add((problem or "bad_content", eid))
             return
+        tracked = feed in self._tracked
         if seq == 1 or kind is msg.Join:
             if seq == 1:  # who wrote this feed's proposals: their rows name the author
                 self._dirty.update(self.feed_proposals.get(feed, ()))
@@ -256,6 +255,12 @@ class Facts:
             self._dirty.add(spend[1])
 
     # ------------------------------------------------------------------ queries
+
+    def count_of(self, feed: bytes) -> int:
+        """Entries held of one feed, every branch."""
+        extra = sum(len(more) for (f, _s), more in self.extra.items() if f == feed) \
+            if self.extra else 0
+        return len(self.at.get(feed, ())) + extra
 
     def messages_of(self, feed: bytes) -> list[tuple[bytes, msg.Message]]:
         """(entry id, message) of one feed's readable entries, every branch, by sequence."""

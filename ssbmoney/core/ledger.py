@@ -171,7 +171,7 @@ class Ledger(Facts):
         # The warnings are rebuilt (and sorted, and encoded) only when one of their
         # sources changed: most updates (a deposit, a vote on an open proposal) leave
         # them as they were.
-        money_count = sum(self.feed_count.get(f, 0) for f in money_feeds)
+        money_count = sum(self.count_of(f) for f in money_feeds)
         sources = (
             id(self.deciding), self._row_warnings_version, len(self._rows),
             len(self.problems), len(self.joins), tuple(sorted(self.fork_at.items())),
@@ -195,7 +195,7 @@ class Ledger(Facts):
         top: dict[str, Any] = {
             **{k: clamp(v) for k, v in exact.items()},
             "currency": found.currency if found else self.default_currency,
-            "entries": sum(self.feed_count.get(f, 0) for f in money_feeds),
+            "entries": money_count,
             "group": self.keys.group_id.hex(),
             "member_names": dict(sorted(names.items())),
             "members": sorted(feed_id(m) for m in self.members),
