@@ -301,3 +301,19 @@ def incremental(w: World, entries: list[Entry]) -> dict[str, Any]:
         led.add(item)
         led.view()
     return led.view()
+
+
+def approved_then_spent(w: World) -> Entry:
+    """In a three-member world: b deposits 500 and votes yes on a's proposal, which a
+    closes approved; b spends 100 against it and 10,000 more (unapproved). Returns the
+    proposal: a member with money records and a counted vote, for attacks to aim at."""
+    a, b = w.people[0], w.people[1]
+    w.deposit(b, 500)
+    p = w.propose(a, 100)
+    w.vote(a, p, "yes")
+    w.vote(b, p, "yes")
+    w.sync_all()
+    w.close(a, p)
+    w.spend(b, p, 100)
+    w.spend(b, p, 10_000, note="not approved")
+    return p

@@ -12,7 +12,7 @@ import random
 from pathlib import Path
 
 import pytest
-from ledger_builder import World, incremental, kinds, row
+from ledger_builder import World, approved_then_spent, incremental, kinds, row
 
 from ssbmoney.core import content as msg
 from ssbmoney.core import entry as entry_mod
@@ -46,15 +46,8 @@ def _seq1_fork_world() -> tuple[World, list[Entry], Entry]:
     """b deposits 500, votes yes on a's proposal, a closes it approved, b spends 100
     against it and 10,000 unapproved. Then b signs a second first entry."""
     w = World(3)
-    a, b, _c = w.people
-    w.deposit(b, 500)
-    p = w.propose(a, 100)
-    w.vote(a, p, "yes")
-    w.vote(b, p, "yes")
-    w.sync_all()
-    w.close(a, p)
-    w.spend(b, p, 100)
-    w.spend(b, p, 10_000, note="not approved")
+    b = w.people[1]
+    p = approved_then_spent(w)
     other = w.branch(b, 1, [msg.Deposit(1, "a second first entry")])
     return w, other, p
 

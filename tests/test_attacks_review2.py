@@ -12,7 +12,7 @@ import hashlib
 import weakref
 
 import pytest
-from ledger_builder import Person, World, incremental, kinds, row
+from ledger_builder import Person, World, approved_then_spent, incremental, kinds, row
 
 from ssbmoney.core import content as msg
 from ssbmoney.core import facts as facts_mod
@@ -57,15 +57,8 @@ def _puppet_world() -> tuple[World, list[Entry], Entry, Entry, KeyPair]:
     sequence 1 with a valid join for a puppet identity whose key sorts below b's.
     Then a *stranger* proposes to admit the puppet (returned last)."""
     w = World(3)
-    a, b, _c = w.people
-    w.deposit(b, 500)
-    p = w.propose(a, 100)
-    w.vote(a, p, "yes")
-    w.vote(b, p, "yes")
-    w.sync_all()
-    w.close(a, p)
-    w.spend(b, p, 100)
-    w.spend(b, p, 10_000)
+    b = w.people[1]
+    p = approved_then_spent(w)
     puppet = key_below(b.identity.public, b"review2 puppet")
     other = puppet_join(w, b, puppet)
     zed = w.newcomer("zed")
