@@ -76,6 +76,7 @@ class Ledger(Facts):
         self.deciding: Deciding | None = None
         self._fid_cache: dict[bytes, str] = {}
         self._row_warnings_version = 0
+        self._decided = 0  # how many times everything was decided again
         self._warnings_cache: tuple[tuple[Any, ...], list[Warning], str] | None = None
 
     # ------------------------------------------------------------------- folding
@@ -128,6 +129,7 @@ class Ledger(Facts):
         self._watch_ids = deciding.pasts.watch_ids
         self._watch_feeds = deciding.pasts.watch_feeds
         self.identity, self.feeds_of, self.deciding = identity, feeds_of, deciding
+        self._decided += 1
         self.outcomes = {
             pid: deciding.outcome(pid)
             for pid in {*self.closes, *self.withdraws} if pid in self.proposals
@@ -173,7 +175,7 @@ class Ledger(Facts):
         # them as they were.
         money_count = sum(self.count_of(f) for f in money_feeds)
         sources = (
-            id(self.deciding), self._row_warnings_version, len(self._rows),
+            self._decided, self._row_warnings_version, len(self._rows),
             len(self.problems), len(self.joins), tuple(sorted(self.fork_at.items())),
             len(self.items) - money_count, len(self.proposals),
             sum(len(s) for s in self.spends.values()),
