@@ -441,3 +441,15 @@ def test_finding_13_totals_past_2_53_are_flagged_and_clamped() -> None:
     for x in view["warnings"]:
         if x["kind"] == "total_overflow":
             assert x["feed"].startswith("@")
+
+
+def test_an_invite_holder_asking_many_times_asks_once() -> None:
+    """A stranger who writes many requests to be admitted shows as one request (the
+    TUI lists requests among the open proposals: no flood of them)."""
+    w = World(3)
+    zed = w.newcomer("zed")
+    asks = [w.propose(zed, None, f"admit me {n}", add_member=zed) for n in range(20)]
+    view = w.view()
+    requests = [x for x in view["warnings"] if x["kind"] == "admission_request"]
+    assert len(requests) == 1 and requests[0]["member"] == zed.id
+    assert requests[0]["entry"] == min(eid(a) for a in asks)

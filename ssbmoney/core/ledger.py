@@ -358,13 +358,21 @@ class Ledger(Facts):
             if len(feeds) > 1 and ident in self.money_ids:
                 found.extend({"kind": "second_feed", "feed": feed_id(f),
                               "member": feed_id(ident)} for f in feeds)
+        # One request per identity (its lowest id), none from a member: someone who
+        # writes a thousand requests still asks once.
+        requests: dict[bytes, tuple[str, str]] = {}
         for pid, item in self.proposals.items():
             message = item.message
             if (pid not in self._rows and isinstance(message, msg.Proposal)
                     and message.add_member is not None
+                    and message.add_member not in self.members
                     and self.identity_of(item.feed) == message.add_member):
-                found.append({"kind": "admission_request", "entry": entry_id(pid),
-                              "member": feed_id(message.add_member), "title": message.title})
+                request = (entry_id(pid), message.title)
+                known = requests.get(message.add_member)
+                if known is None or request < known:
+                    requests[message.add_member] = request
+        found.extend({"kind": "admission_request", "entry": eid, "title": title,
+                      "member": feed_id(ident)} for ident, (eid, title) in requests.items())
         for pid, spends in self.spends.items():
             if pid not in self._rows:
                 found.extend({"kind": "unapproved_spend", "entry": entry_id(sid)}
