@@ -1,0 +1,324 @@
+"""LAN discovery for ``serve --lan``: announce this home's groups, find their other homes.
+
+Two ways, both carrying only rotating tokens (``ssbmoney.core.lan``) and a TCP port:
+
+- mDNS/DNS-SD through zeroconf: one ``_ssbmoney._tcp.local.`` service per group and
+  per interface address, named by a token. The SRV target is ``<token>.local.``, so no
+  host name is announced; the TXT record holds only ``p=<port>``; the A record only the
+  address of the interface it is announced on. Each interface address gets its own
+  Zeroconf instance and its own tokens, so a home on two networks neither announces one
+  network's address on the other nor lets the two be linked by a shared token.
+- UDP beacons to a broadcast address every few seconds, where multicast is blocked; the
+  peer's address is the datagram's source.
+
+A token is re-made with a fresh nonce whenever the clock enters a new rotation period
+(an epoch by default), and the old service is withdrawn. Names are 208 random-looking
+bits, so the services are registered without probing: a clash can only be a replay of
+our own token, and probing would let whoever replays it stop us from announcing.
+
+Members recognise their groups' tokens and resolve only those; everything else is
+ignored without a packet sent. ``on_peer(group id, host, port)`` may be called many
+times for one peer (each rotation, each beacon): the caller dedupes. Nothing a peer
+sends can raise out of a callback here; failures are logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
+
+import ifaddr  # zeroconf's own way to list interfaces; it depends on it
+from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+from ssbmoney.core.lan import (
+    EPOCH_MS,
+    NONCE_LEN,
+    decode_beacon,
+    encode_beacon,
+    make_token,
+    recognise,
+)
+
+SERVICE_TYPE = "_ssbmoney._tcp.local."
+DEFAULT_UDP_PORT = 47474
+BEACON_INTERVAL = 5.0
+"""Seconds between beacons, and between checks for a new rotation period."""
+RESOLVE_TIMEOUT_MS = 3000
+RECORD_TTL = 2 * EPOCH_MS // 1000
+"""Seconds: no record outlives the window in which its token can be recognised."""
+_KEEP_MS = 3 * EPOCH_MS
+"""Own tokens and resolved names are remembered while they could still be recognised."""
+
+OnPeer = Callable[[bytes, str, int], None]
+K = TypeVar("K")
+log = logging.getLogger(__name__)
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _local_ipv4() -> list[str]:
+    """Every IPv4 address of this machine except loopback (IPv6 is left out: its
+    addresses can embed a hardware address)."""
+    found = {ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
+             if isinstance(ip.ip, str)}
+    return sorted(a for a in found if not ipaddress.IPv4Address(a).is_loopback)
+
+
+def _txt_port(properties: Mapping[bytes, bytes | None]) -> int | None:
+    value = properties.get(b"p")
+    if value is None or not 0 < len(value) <= 5 or not value.isdigit():
+        return None
+    port = int(value)
+    return port if 0 < port < 65536 else None
+
+
+def _forget_old(table: dict[K, int], now: int) -> None:
+    for k in [k for k, made in table.items() if now - made >= _KEEP_MS]:
+        del table[k]
+
+
+class _Channel:
+    """One interface address: its own Zeroconf, its browser, the services it announces."""
+
+    def __init__(self, address: str, zc: AsyncZeroconf, browser: AsyncServiceBrowser) -> None:
+        self.address = address
+        self.zc = zc
+        self.browser = browser
+        self.infos: list[AsyncServiceInfo] = []
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.browser.async_cancel()
+        with contextlib.suppress(Exception):
+            await self.zc.async_close()  # sends goodbyes for what is registered
+
+
+class _BeaconProtocol(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram: Callable[[bytes, Any], None]) -> None:
+        self._on_datagram = on_datagram
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self._on_datagram(data, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("LAN beacon socket: %s", exc)
+
+
+class LanDiscovery:
+    """Announces one token per group and finds the homes announcing our groups."""
+
+    def __init__(self, keys: Mapping[bytes, bytes], port: int, on_peer: OnPeer, *,
+                 interfaces: InterfaceChoice | Sequence[str] = InterfaceChoice.All,
+                 clock: Callable[[], int] = _wall_ms, udp_port: int = 0,
+                 broadcast_address: str = "255.255.255.255", rotate_ms: int = EPOCH_MS,
+                 beacon_interval: float = BEACON_INTERVAL, mdns: bool = True,
+                 broadcast: bool = True) -> None:
+        if not 0 < port < 65536:
+            raise ValueError("a port is 1..65535")
+        if not 0 < rotate_ms <= EPOCH_MS:
+            # Rotating less often would announce tokens past the epochs they are valid in.
+            raise ValueError(f"rotate_ms is 1..{EPOCH_MS}")
+        if not isinstance(interfaces, InterfaceChoice):
+            interfaces = [str(ipaddress.IPv4Address(a)) for a in interfaces]
+        self._keys = dict(keys)
+        self._port = port
+        self._on_peer = on_peer
+        self._interfaces = interfaces
+        self._clock = clock
+        self._udp_port = udp_port or DEFAULT_UDP_PORT
+        self._broadcast_address = broadcast_address
+        self._rotate_ms = rotate_ms
+        self._interval = beacon_interval
+        self._mdns = mdns
+        self._broadcast = broadcast
+        self._own: dict[str, int] = {}  # every token we made lately -> when
+        self._resolving: dict[tuple[int, str], int] = {}  # (zeroconf, name) -> when
+        self._channels: dict[str, _Channel] = {}
+        self._udp_tokens: list[str] = []
+        self._transport: asyncio.DatagramTransport | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._rotation: int | None = None
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        """The tokens announced now, by mDNS and beacon alike."""
+        names = {info.name[: -len(SERVICE_TYPE) - 1]
+                 for ch in self._channels.values() for info in ch.infos}
+        return frozenset(names | set(self._udp_tokens))
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            return
+        if self._broadcast:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+                sock.bind(("", self._udp_port))
+                sock.setblocking(False)
+            except OSError:
+                sock.close()
+                raise
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _BeaconProtocol(self._on_datagram), sock=sock)
+            self._transport = transport
+        await self._rotate()
+        self._runner = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._runner = None
+        self._tasks.clear()
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+        channels, self._channels = list(self._channels.values()), {}
+        await asyncio.gather(*(ch.close() for ch in channels))
+        self._udp_tokens = []
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                if self._clock() // self._rotate_ms != self._rotation:
+                    await self._rotate()
+                else:
+                    self._send_beacons()
+            except Exception:
+                log.exception("LAN discovery tick failed")
+
+    def _new_token(self, key: bytes, now: int) -> str:
+        token = make_token(key, now, os.urandom(NONCE_LEN))
+        self._own[token] = now
+        return token
+
+    async def _rotate(self) -> None:
+        """Fresh tokens everywhere, the old ones withdrawn (and still ignored as ours)."""
+        now = self._clock()
+        self._rotation = now // self._rotate_ms
+        _forget_old(self._own, now)
+        _forget_old(self._resolving, now)
+        if self._mdns:
+            await self._update_channels()
+            for ch in list(self._channels.values()):
+                await self._reregister(ch, now)
+        if self._broadcast:
+            self._udp_tokens = [self._new_token(key, now) for key in self._keys.values()]
+            self._send_beacons()
+
+    async def _update_channels(self) -> None:
+        """Follow the interface addresses (for InterfaceChoice.All they can change)."""
+        wanted = (_local_ipv4() if isinstance(self._interfaces, InterfaceChoice)
+                  else list(self._interfaces))
+        for address in [a for a in self._channels if a not in wanted]:
+            await self._channels.pop(address).close()
+        for address in wanted:
+            if address in self._channels:
+                continue
+            try:
+                zc = AsyncZeroconf(interfaces=[address], ip_version=IPVersion.V4Only)
+            except OSError as exc:
+                log.warning("LAN discovery cannot use %s: %s", address, exc)
+                continue
+            browser = AsyncServiceBrowser(zc.zeroconf, SERVICE_TYPE,
+                                          handlers=[self._on_service])
+            self._channels[address] = _Channel(address, zc, browser)
+
+    async def _reregister(self, ch: _Channel, now: int) -> None:
+        old, ch.infos = ch.infos, []
+        for key in self._keys.values():
+            token = self._new_token(key, now)
+            info = AsyncServiceInfo(
+                SERVICE_TYPE, f"{token}.{SERVICE_TYPE}", port=self._port,
+                properties={"p": str(self._port)}, server=f"{token}.local.",
+                parsed_addresses=[ch.address], host_ttl=RECORD_TTL, other_ttl=RECORD_TTL)
+            try:
+                await ch.zc.async_register_service(info, cooperating_responders=True)
+            except Exception:
+                log.exception("LAN discovery could not announce on %s", ch.address)
+                continue
+            ch.infos.append(info)
+        for info in old:
+            with contextlib.suppress(Exception):
+                await ch.zc.async_unregister_service(info)
+
+    def _send_beacons(self) -> None:
+        if self._transport is None:
+            return
+        for token in self._udp_tokens:
+            self._transport.sendto(encode_beacon(token, self._port),
+                                   (self._broadcast_address, self._udp_port))
+
+    def _recognise(self, token: str) -> bytes | None:
+        if token in self._own:
+            return None
+        return recognise(self._keys, token, self._clock())
+
+    def _report(self, group: bytes, host: str, port: int) -> None:
+        try:
+            self._on_peer(group, host, port)
+        except Exception:
+            log.exception("on_peer failed for a LAN peer")
+
+    def _on_datagram(self, data: bytes, addr: Any) -> None:
+        try:
+            beacon = decode_beacon(data)
+            if beacon is None:
+                return
+            group = self._recognise(beacon[0])
+            if group is not None:
+                self._report(group, str(addr[0]), beacon[1])
+        except Exception:
+            log.exception("LAN beacon handling failed")
+
+    def _on_service(self, zeroconf: Zeroconf, service_type: str, name: str,
+                    state_change: ServiceStateChange) -> None:
+        try:
+            if state_change is ServiceStateChange.Removed or service_type != SERVICE_TYPE:
+                return
+            if not name.endswith("." + SERVICE_TYPE):
+                return
+            group = self._recognise(name[: -len(SERVICE_TYPE) - 1])
+            key = (id(zeroconf), name)
+            if group is None or key in self._resolving:
+                return
+            self._resolving[key] = self._clock()
+            self._spawn(self._resolve(zeroconf, name, group, key))
+        except Exception:
+            log.exception("LAN service handling failed")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resolve(self, zeroconf: Zeroconf, name: str, group: bytes,
+                       key: tuple[int, str]) -> None:
+        try:
+            info = AsyncServiceInfo(SERVICE_TYPE, name)
+            port = None
+            if await info.async_request(zeroconf, RESOLVE_TIMEOUT_MS):
+                port = _txt_port(info.properties)
+            if port is None:
+                self._resolving.pop(key, None)  # let a later announcement try again
+                return
+            for host in info.parsed_addresses(IPVersion.V4Only):
+                self._report(group, host, port)
+        except Exception:
+            self._resolving.pop(key, None)
+            log.exception("LAN service resolution failed")

@@ -1,0 +1,174 @@
+"""Two network namespaces joined by a veth pair, and the processes that run in them.
+
+LAN discovery is tested between "machines" that share no socket and no loopback: each
+namespace has its own interfaces, its own port 5353 and its own broadcast domain, and
+nothing sent in them reaches the host's networks. Making namespaces needs root and
+iproute2; ``netns_unavailable()`` says why not where they cannot be made.
+
+Run as a script inside a namespace (``ip netns exec NS python netns_helpers.py MODE
+JSON``), it is one node: ``node`` runs a ``LanDiscovery`` and reports the peers it found
+and the tokens it announced; ``inspect`` only browses with zeroconf, as an eavesdropper
+would, and reports every record it cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+SUBNET = "10.77.0"  # private to the namespaces: the same in every test, never routed out
+PREFIX = 24
+
+
+def netns_unavailable() -> str | None:
+    """Why namespaces cannot be made here, or None when they can."""
+    if os.geteuid() != 0:
+        return "making network namespaces needs root"
+    if shutil.which("ip") is None:
+        return "making network namespaces needs iproute2 (`ip`)"
+    probe = f"ssbmprobe{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if made.returncode != 0:
+        return f"`ip netns add` failed: {made.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return None
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+@contextmanager
+def netns_pair(tag: str) -> Iterator[tuple[str, str]]:
+    """Namespaces ``(a, b)``: a has SUBNET.1, b SUBNET.2, on one veth link. Names carry
+    the pid and ``tag``, so tests in parallel (pytest -n) never share one."""
+    pid = os.getpid()
+    a, b = f"ssbm{pid}{tag}a", f"ssbm{pid}{tag}b"
+    made: list[str] = []
+    try:
+        for ns in (a, b):
+            _ip("netns", "add", ns)
+            made.append(ns)
+        _ip("link", "add", f"v{pid}{tag}a", "netns", a, "type", "veth",
+            "peer", "name", f"v{pid}{tag}b", "netns", b)
+        for ns, end, host in ((a, "a", 1), (b, "b", 2)):
+            _ip("-n", ns, "link", "set", "lo", "up")
+            _ip("-n", ns, "addr", "add", f"{SUBNET}.{host}/{PREFIX}",
+                "brd", f"{SUBNET}.255", "dev", f"v{pid}{tag}{end}")
+            _ip("-n", ns, "link", "set", f"v{pid}{tag}{end}", "up")
+        yield a, b
+    finally:
+        for ns in made:  # deleting a namespace deletes its end of the veth, and the pair
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def run_in(specs: Sequence[tuple[str, str, dict[str, Any]]], timeout: float = 30
+           ) -> list[dict[str, Any]]:
+    """Run nodes ``(namespace, mode, spec)`` side by side; their JSON reports, in order."""
+    procs = [subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(HERE), mode,
+                               json.dumps(spec)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for ns, mode, spec in specs]
+    reports = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=timeout)
+        assert proc.returncode == 0, err
+        reports.append(json.loads(out))
+    return reports
+
+
+# ---- inside a namespace ---------------------------------------------------------------
+
+
+async def _node(spec: dict[str, Any]) -> dict[str, Any]:
+    from ssbmoney.net.discovery import LanDiscovery
+
+    start = time.monotonic()
+    base, speed = spec.get("clock_base", time.time_ns() // 1_000_000), spec.get("speed", 1)
+
+    def clock() -> int:
+        return int(base + (time.monotonic() - start) * 1000 * speed)
+
+    peers: list[list[Any]] = []
+    tokens: list[list[Any]] = []
+
+    def on_peer(group: bytes, host: str, port: int) -> None:
+        peers.append([group.hex(), host, port, time.monotonic() - start])
+
+    keys = {bytes.fromhex(g): bytes.fromhex(k) for g, k in spec["keys"].items()}
+    disc = LanDiscovery(keys, spec["port"], on_peer, interfaces=[spec["address"]],
+                        clock=clock, udp_port=spec["udp_port"],
+                        broadcast_address=f"{SUBNET}.255",
+                        rotate_ms=spec.get("rotate_ms", 600_000),
+                        beacon_interval=spec.get("interval", 0.3),
+                        mdns=spec.get("mdns", True), broadcast=spec.get("broadcast", True))
+    await disc.start()
+    try:
+        while time.monotonic() - start < spec["seconds"]:
+            now = sorted(disc.tokens)
+            if not tokens or tokens[-1][1] != now:
+                tokens.append([time.monotonic() - start, now])
+            await asyncio.sleep(0.05)
+    finally:
+        await disc.stop()
+    return {"peers": peers, "tokens": tokens}
+
+
+def _record(r: Any) -> list[Any]:
+    """``[name, kind, what it says]`` of a cached DNS record."""
+    from zeroconf import DNSAddress, DNSPointer, DNSService, DNSText
+
+    if isinstance(r, DNSPointer):
+        return [r.name, "PTR", r.alias]
+    if isinstance(r, DNSService):
+        return [r.name, "SRV", f"{r.server}:{r.port}"]
+    if isinstance(r, DNSText):
+        return [r.name, "TXT", r.text.hex()]
+    if isinstance(r, DNSAddress):
+        return [r.name, "A", str(ipaddress.ip_address(r.address))]
+    return [r.name, type(r).__name__, repr(r)]
+
+
+async def _inspect(spec: dict[str, Any]) -> dict[str, Any]:
+    """What an eavesdropper on the link learns through zeroconf: every record cached."""
+    from zeroconf import IPVersion
+    from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+    from ssbmoney.net.discovery import SERVICE_TYPE
+
+    names: set[str] = set()
+    zc = AsyncZeroconf(interfaces=[spec["address"]], ip_version=IPVersion.V4Only)
+    browser = AsyncServiceBrowser(zc.zeroconf, SERVICE_TYPE, handlers=[
+        lambda zeroconf, service_type, name, state_change: names.add(name)])
+    await asyncio.sleep(spec["seconds"])
+    services = []
+    for name in sorted(names):
+        info = AsyncServiceInfo(SERVICE_TYPE, name)
+        if await info.async_request(zc.zeroconf, 2000):
+            services.append({
+                "name": name, "server": info.server, "port": info.port,
+                "properties": {k.decode(): None if v is None else v.decode()
+                               for k, v in info.properties.items()},
+                "addresses": info.parsed_addresses(IPVersion.All)})
+    records = [_record(r) for name in zc.zeroconf.cache.names()
+               for r in zc.zeroconf.cache.entries_with_name(name)]
+    await browser.async_cancel()
+    await zc.async_close()
+    return {"services": services, "records": records}
+
+
+if __name__ == "__main__":
+    mode, raw = sys.argv[1], json.loads(sys.argv[2])
+    result = asyncio.run(_node(raw) if mode == "node" else _inspect(raw))
+    print(json.dumps(result))
