@@ -320,9 +320,9 @@ def test_the_nonce_never_reaches_its_reserved_value() -> None:
         CipherState(bytes(32), nonce=2**64)
 
 
-@pytest.mark.parametrize("psks", [[bytes(31)], [bytes(33)], [], [PSK, PSK]],
-                         ids=["31-bytes", "33-bytes", "none", "two"])
-def test_a_psk_is_one_32_byte_key(psks: list[bytes]) -> None:
+@pytest.mark.parametrize("psks", [[bytes(31)], [bytes(33)], [], [PSK, PSK], PSK, b"\x20"],
+                         ids=["31-bytes", "33-bytes", "none", "two", "bare-key", "bare-byte"])
+def test_a_psk_is_one_32_byte_key(psks: Any) -> None:
     with pytest.raises(NoiseError, match="pre-shared"):
         HandshakeState(XX, True, s=I_S, psks=psks)
 

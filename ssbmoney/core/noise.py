@@ -1,18 +1,16 @@
 """The Noise Protocol Framework (revision 34) handshake: bytes in, bytes out.
 
 Why our own: no maintained Python Noise library exists (``noiseprotocol`` is alpha and
-unmaintained since 2020), and we need one suite only - ``25519_ChaChaPoly_BLAKE2b`` -
-and three patterns: ``XXpsk0`` for the sync sessions (both sides learn each other's
-static key; the pre-shared key keeps strangers from even starting), and ``NNpsk0`` and
-``KKpsk0``, whose published cacophony vectors prove the psk and pre-message paths. On
-libsodium's primitives (PyNaCl) that is small enough to read in one sitting, and it is
-checked byte for byte against vectors in ``feeds/noise/`` (``tests/test_noise.py``).
+unmaintained since 2020), and we need one suite, ``25519_ChaChaPoly_BLAKE2b``, and three
+patterns: ``XXpsk0`` for the sync sessions (each side learns the other's static key; the
+pre-shared key keeps strangers from even starting), and ``NNpsk0`` and ``KKpsk0``, whose
+published cacophony vectors prove the psk and pre-message paths. On libsodium (PyNaCl)
+that fits in one sitting's reading, checked byte for byte against ``feeds/noise/``.
 
-Sans-IO, like the rest of ``ssbmoney.core``: the caller moves the bytes and frames the
-messages; nothing here touches a socket, a clock or a file. It fails closed: a message
-that does not decrypt, a low-order public key, a wrong pre-shared key or a message out
-of turn raises :class:`NoiseError`, and once reading a message has failed the handshake
-is dead (the spec's "abort"); start a new one.
+Sans-IO, like the rest of ``ssbmoney.core``: the caller moves and frames the bytes. It
+fails closed: a message that does not decrypt, a low-order public key, a wrong
+pre-shared key or a message out of turn raises :class:`NoiseError`, and once reading a
+message has failed the handshake is dead (the spec's "abort"); start a new one.
 """
 
 from __future__ import annotations
@@ -210,12 +208,10 @@ def _parse(pattern: str) -> tuple[str, tuple[_Tokens, _Tokens], list[list[str]]]
     pre, shape = _PATTERNS[match["base"]]
     messages = [list(tokens) for tokens in shape]
     mods = match["mods"].split("+") if match["mods"] else []
-    if len(set(mods)) != len(mods):
-        raise NoiseError(f"repeated psk modifier in {pattern!r}")
     for mod in mods:
         n = int(mod[3:])
-        if n > len(messages):
-            raise NoiseError(f"{mod} needs a message {n} that {match['base']} lacks")
+        if n > len(messages) or mods.count(mod) > 1:
+            raise NoiseError(f"{mod} is repeated, or {match['base']} has no message {n}")
         if n == 0:
             messages[0].insert(0, "psk")
         else:
@@ -245,6 +241,8 @@ class HandshakeState:
         name, pre, self._messages = _parse(pattern)
         self._initiator = initiator
         self._psk_mode = any("psk" in tokens for tokens in self._messages)
+        if isinstance(psks, bytes | bytearray):  # one key, not a list: refuse, not split
+            raise NoiseError("psks is a sequence of pre-shared keys")
         self._psks = [bytes(psk) for psk in psks]
         wanted = sum(tokens.count("psk") for tokens in self._messages)
         if len(self._psks) != wanted:
