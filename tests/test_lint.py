@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ["scripts/bench", "scripts/gen_vectors", "scripts/gen_demo"]
+SCRIPTS = ["scripts/bench", "scripts/gen_vectors", "scripts/gen_demo", "scripts/gen_noise_vectors"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -83,7 +83,7 @@ def check_text(text: str, what: str, limit: int) -> str:
     return text
 
 
-def _write_private(path: Path, data: dict[str, Any], exclusive: bool = False) -> None:
+def write_private(path: Path, data: dict[str, Any], exclusive: bool = False) -> None:
     """Write JSON owner-only and durably; with ``exclusive``, never replace a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -140,7 +140,7 @@ class Home:
             raise IdentityExists(f"this home already has an identity ({self.paths.identity})")
         keys = keypair(seed if seed is not None else os.urandom(32))
         try:
-            _write_private(
+            write_private(
                 self.paths.identity,
                 {"name": name, "seed": _s(keys.seed), "id": keys.id},
                 exclusive=True,
@@ -196,7 +196,7 @@ class Home:
             raise StoreError(f"group file {path} is damaged: {err}") from None
 
     def save_group(self, info: GroupInfo) -> None:
-        _write_private(
+        write_private(
             self.paths.group_file(info.id),
             {
                 "group": info.id.hex(),

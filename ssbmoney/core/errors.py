@@ -159,3 +159,41 @@ class ForkedFeed(ValidationError):
 
     kind = "forked_feed"
     fatal = True
+
+
+# --------------------------------------------------------------------------------------
+# Sync: what a peer, a stranger or the network can do wrong. All exit 1 (an operation
+# failed); the message says which peer and what.
+# --------------------------------------------------------------------------------------
+
+
+class PeerUnreachable(OperationFailed):
+    """No connection could be made, or it was cut before the sync finished."""
+
+    kind = "unreachable"
+
+
+class HandshakeFailed(OperationFailed):
+    """The session could not be authenticated: a wrong capability, a tampered or
+    replayed message, a clock too far off, a stranger."""
+
+    kind = "handshake_failed"
+
+
+class PeerRefused(OperationFailed):
+    """The peer said no: it shares no group with us, or speaks another protocol version."""
+
+    kind = "refused"
+
+
+class ProtocolError(OperationFailed):
+    """A peer broke the sync protocol (a malformed, oversized or out-of-turn message):
+    the session ends, and what was already stored stays."""
+
+    kind = "protocol_error"
+
+
+class GroupNotShared(PeerRefused):
+    """The peer holds no group this key opens (a stranger's answer looks the same)."""
+
+    kind = "not_shared"

@@ -438,9 +438,21 @@ class Store:
         rows = self._query(lambda db: index.locations_from(db, author, from_seq))
         return [self._read_at(offset, length) for offset, length in rows]
 
+    def feed_raw(self, author: bytes, from_seq: int = 1) -> list[bytes]:
+        """``feed_entries`` as the stored bytes, undecoded: what a sync sends."""
+        rows = self._query(lambda db: index.locations_from(db, author, from_seq))
+        pread, size = os.pread, framing.HEADER_SIZE
+        return [pread(self._log_fd, length, offset + size) for offset, length in rows]
+
     def get(self, digest: bytes) -> Entry | None:
         found = self._query(lambda db: index.location(db, digest))
         return self._read_at(*found) if found is not None else None
+
+    def end(self) -> int:
+        """Where the log ends now: ``read_from`` this later for what came since."""
+        with self.locked():
+            self._refresh()
+            return self._end
 
     def count(self) -> int:
         return self._query(index.count)

@@ -42,3 +42,19 @@ class HomePaths:
 
     def group_file(self, group: bytes) -> Path:
         return self.group_dir(group) / "group.json"
+
+    def peers_file(self, group: bytes) -> Path:
+        """The group's known peers and pubs, with their last sync (never folded)."""
+        return self.group_dir(group) / "peers.json"
+
+    @property
+    def pub(self) -> Path:
+        """A pub's own part of a home: its key and the groups it hosts."""
+        return self.root / "pub"
+
+    @property
+    def pub_key(self) -> Path:
+        return self.pub / "key.json"
+
+    def pub_group_dir(self, group: bytes) -> Path:
+        return self.pub / "groups" / group.hex()

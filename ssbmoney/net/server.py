@@ -1,0 +1,104 @@
+"""The sync server: an aiohttp application with one WebSocket route, ``/sync``.
+
+A connection has ``HANDSHAKE_TIMEOUT`` seconds for each handshake message; a message 1
+that no hosted group's key opens gets a refusal that looks random, and the socket is
+closed: a stranger learns nothing, not even whether this server holds any group. At
+most ``MAX_SESSIONS`` sessions run at once; more are turned away before the handshake.
+Every other HTTP path answers 404 with no body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from aiohttp import web
+
+from ssbmoney.core.errors import SsbMoneyError
+from ssbmoney.core.session import Accepted, Candidate, ReplayCache, finish_response, respond
+from ssbmoney.net.link import MAX_FRAME, WsLink
+from ssbmoney.net.peer import Driver, Endpoint, Outcome
+from ssbmoney.store.group_store import Store
+
+HANDSHAKE_TIMEOUT = 10.0
+"""Seconds a connection has for each handshake message."""
+MAX_SESSIONS = 256
+SYNC_PATH = "/sync"
+
+
+async def _quiet_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.popall("Server", None)
+
+
+class SyncServer:
+    def __init__(self, endpoints: Callable[[], Sequence[Endpoint]], clock: Callable[[], int],
+                 *, live: bool = True, on_outcome: Callable[[Outcome], None] | None = None,
+                 max_sessions: int = MAX_SESSIONS) -> None:
+        self.endpoints = endpoints
+        self.clock = clock
+        self.live = live
+        self.on_outcome = on_outcome
+        self.max_sessions = max_sessions
+        self.stop = asyncio.Event()
+        self.cache = ReplayCache()
+        self.sessions = 0
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    def app(self) -> web.Application:
+        app = web.Application(handler_args={"max_field_size": 4096, "max_line_size": 4096})
+        app.router.add_get(SYNC_PATH, self.handle)
+        app.on_response_prepare.append(_quiet_headers)
+        return app
+
+    async def start(self, host: str, port: int) -> int:
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or ()
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        return self.port
+
+    async def close(self) -> None:
+        self.stop.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.sessions >= self.max_sessions:
+            return web.Response(status=503)
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, compress=False, autoping=True)
+        await ws.prepare(request)
+        link = WsLink(ws)
+        self.sessions += 1
+        try:
+            await self._session(link)
+        except SsbMoneyError as err:
+            sys.stderr.write(f"ssbmoney: a session from {request.remote} ended: {err.message}\n")
+        finally:
+            self.sessions -= 1
+            await link.close()
+        return ws
+
+    async def _session(self, link: WsLink) -> None:
+        first = await link.recv(HANDSHAKE_TIMEOUT)
+        endpoints = {e.group: e for e in self.endpoints()}
+        candidates = [Candidate(e.group, e.psk, e.key.secret) for e in endpoints.values()]
+        answer = respond(first, candidates, self.clock(), self.cache)
+        if not isinstance(answer, Accepted):
+            await link.send(answer)
+            return
+        await link.send(answer.second)
+        transport = finish_response(answer, await link.recv(HANDSHAKE_TIMEOUT))
+        endpoint = endpoints[answer.candidate.group]
+        store = await asyncio.to_thread(Store, endpoint.directory, endpoint.group)
+        try:
+            outcome = await Driver(link, transport, endpoint, store, live=self.live,
+                                   stop=self.stop).run()
+        finally:
+            await asyncio.to_thread(store.close)
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)

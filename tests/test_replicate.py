@@ -1,0 +1,115 @@
+"""Replication, sans-IO: two machines over real stores, joined in memory (no sockets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from net_helpers import deposit, founder, in_memory, joiner, pump, state_hash
+
+from ssbmoney.core.errors import ProtocolError
+from ssbmoney.core.replicate import Phase, Replication, Want, digest, plan
+from ssbmoney.core.wire import WINDOW, Ack, Batch, Done, Frontier, Hello
+
+
+def test_peers_in_sync_settle_with_one_exchange_of_digests(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    a, b = in_memory(ana, bo)
+    pump(a, b)
+    a2, b2 = in_memory(ana, bo)
+    pump(a2, b2)
+    # Hello, then Bye: nothing else, whatever the number of feeds.
+    assert a2.messages_out == 2 and b2.messages_out == 2
+    assert a2.caught_up and b2.caught_up
+
+
+def test_both_directions_at_once_and_converge(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    deposit(ana, 100, 2500)  # more than two batches
+    deposit(bo, 7, 30)
+    a, b = in_memory(ana, bo)
+    pump(a, b)
+    assert a.stored == 31 and b.stored == 2502
+    assert state_hash(ana) == state_hash(bo)
+    assert a.caught_up and b.caught_up and a.closed and b.closed
+
+
+def test_live_sides_stay_open_after_catching_up(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    a, b = in_memory(ana, bo, live=True)
+    pump(a, b)
+    assert a.machine.phase is Phase.LIVE and b.machine.phase is Phase.LIVE
+
+
+def _tips(n: int) -> dict[bytes, tuple[tuple[int, bytes], ...]]:
+    return {bytes([i]) * 32: ((i + 1, bytes([i + 1]) * 32),) for i in range(n)}
+
+
+def test_digest_differs_for_any_tip_and_notices_a_second_branch() -> None:
+    base = _tips(5)
+    feed = bytes([2]) * 32
+    other = dict(base)
+    other[feed] = ((3, bytes([9]) * 32),)
+    forked = dict(base)
+    forked[feed] = tuple(sorted((*base[feed], (3, bytes([9]) * 32))))
+    assert len({digest(base), digest(other), digest(forked)}) == 3
+    assert digest(base) == digest(dict(reversed(list(base.items()))))
+
+
+def test_plan_sends_suffixes_and_whole_feeds_on_disagreement() -> None:
+    f1, f2, f3 = bytes([1]) * 32, bytes([2]) * 32, bytes([3]) * 32
+    h = {n: bytes([n]) * 32 for n in range(10, 20)}
+    mine = {f1: ((5, h[15]),), f2: ((3, h[13]),), f3: ((2, h[12]),)}
+    theirs = {f1: ((2, h[12]),), f2: ((3, h[19]),)}
+    held = {(f1, 2): {h[12]}, (f2, 3): {h[13]}}
+    wants = plan(mine, theirs, lambda feed, seq: held.get((feed, seq), set()))
+    assert wants == (Want(f1, 3, False), Want(f2, 1, True), Want(f3, 1, False))
+
+
+def _machine(live: bool = False) -> Replication:
+    m = Replication(Hello(bytes(32), bytes(64), bytes(32), live), {})
+    m.start()
+    return m
+
+
+def test_out_of_turn_messages_end_the_session() -> None:
+    m = _machine()
+    with pytest.raises(ProtocolError):
+        m.receive(Frontier(()))  # before any hello
+    m = _machine()
+    with pytest.raises(ProtocolError):
+        m.receive(Batch(0, 0, (), ()))
+    m = _machine()
+    m.receive(Hello(bytes(32), bytes(64), bytes([1]) * 32, False))
+    m.receive(Frontier(()))
+    with pytest.raises(ProtocolError):
+        m.receive(Ack(0, 0, ""))  # nothing was sent
+    with pytest.raises(ProtocolError):
+        m.receive(Batch(1, 0, (), ()))  # batches are numbered from 0
+    m.receive(Done())
+    with pytest.raises(ProtocolError):
+        m.receive(Done())
+
+
+def test_a_peer_that_ignores_the_window_is_cut_off() -> None:
+    m = _machine()
+    m.receive(Hello(bytes(32), bytes(64), bytes([1]) * 32, False))
+    m.receive(Frontier(()))
+    for n in range(WINDOW):
+        m.receive(Batch(n, 0, (), ()))
+    with pytest.raises(ProtocolError, match="without waiting"):
+        m.receive(Batch(WINDOW, 0, (), ()))
+
+
+def test_our_own_sender_cannot_overrun_the_window() -> None:
+    m = _machine()
+    m.receive(Hello(bytes(32), bytes(64), bytes([1]) * 32, False))
+    m.receive(Frontier(()))
+    for _ in range(WINDOW):
+        m.batch(())
+    assert not m.can_send()
+    with pytest.raises(ProtocolError):
+        m.batch(())

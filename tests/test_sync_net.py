@@ -1,0 +1,290 @@
+"""Sync over real sockets on 127.0.0.1: members, a pub, strangers and a meddling relay."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from net_helpers import NOW, clock, deposit, founder, joiner, serving, state_hash, sync
+
+from ssbmoney.app import sync as sync_mod
+from ssbmoney.app.actions import Session
+from ssbmoney.app.home import Home
+from ssbmoney.app.pub import Pub
+from ssbmoney.core.group import encode_pub_code
+from ssbmoney.core.session import REFUSAL_SIZE, Initiator, session_psk
+from ssbmoney.net.client import sync_group
+from ssbmoney.store.group_store import Store
+
+
+def _act(home: Home, do: Callable[[Session], Any]) -> Any:
+    info = home.groups()[0]
+    with home.store(info) as store:
+        return do(Session(home, info, store))
+
+
+def _pub(root: Path, home: Home) -> Pub:
+    pub = Pub(root / "pub")
+    pub.host(encode_pub_code(home.groups()[0].keys))
+    return pub
+
+
+def _log_size(home: Home) -> int:
+    info = home.groups()[0]
+    with home.store(info) as store:
+        return store.end()
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations("abc"))[:3])
+def test_three_members_and_a_pub_converge_in_any_order(tmp_path: Path,
+                                                       order: tuple[str, ...]) -> None:
+    ana, info = founder(tmp_path)
+    homes = {"a": ana, "b": joiner(tmp_path, info, ana, "Bo", 2),
+             "c": joiner(tmp_path, info, ana, "Cy", 3)}
+    for n, home in enumerate(homes.values()):
+        deposit(home, 100 + n, 5 + n)
+    pub = _pub(tmp_path, ana)
+
+    async def go() -> None:
+        async with serving(pub.endpoints) as (_, url):
+            for name in order:
+                report = await sync(homes[name], url)
+                assert report["peers"][0]["ok"], report
+            for name in order[:2]:  # the first ones pick up what came after them
+                await sync(homes[name], url)
+
+    asyncio.run(go())
+    hashes = {state_hash(h) for h in homes.values()}
+    assert len(hashes) == 1
+
+
+def test_a_member_syncs_through_the_pub_without_meeting_the_others(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    deposit(ana, 4200)
+    pub = _pub(tmp_path, ana)
+
+    async def go() -> dict[str, Any]:
+        async with serving(pub.endpoints) as (_, url):
+            await sync(ana, url)
+            return await sync(bo, url)
+
+    report = asyncio.run(go())
+    assert report["received"] >= 2 and report["groups"][0]["received"] == report["received"]
+    assert state_hash(ana) == state_hash(bo)
+    assert _act(bo, lambda s: s.view()["balance"]) == 4200
+
+
+def test_strangers_and_wrong_capabilities_are_refused_before_any_data(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    deposit(ana, 10)
+    before = _log_size(ana)
+    outsider, _ = founder(tmp_path / "elsewhere", "Eve", 9)  # a group of her own
+
+    async def go() -> None:
+        async with serving(lambda: sync_mod.endpoints(ana)) as (_, url):
+            report = await sync(outsider, url)
+            assert not report["peers"][0]["ok"]
+            assert "shares none" in report["peers"][0]["error"]
+            assert report["received"] == 0 and report["groups"] == []
+            # By hand: a message 1 under a wrong key gets 37 random bytes, then a close.
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(url + "/sync") as ws:
+                    wrong = Initiator(session_psk(bytes(32)), ana.feed_keys(info).secret, NOW)
+                    await ws.send_bytes(wrong.first)
+                    answer = await ws.receive()
+                    assert answer.type is aiohttp.WSMsgType.BINARY
+                    assert len(answer.data) == REFUSAL_SIZE
+                    assert (await ws.receive()).type in (aiohttp.WSMsgType.CLOSE,
+                                                         aiohttp.WSMsgType.CLOSED)
+                async with http.get(url + "/") as response:
+                    assert response.status == 404
+                    assert "Server" not in response.headers
+
+    asyncio.run(go())
+    assert _log_size(ana) == before
+
+
+async def _relay(target: str, meddle: Callable[[int, bytes], bytes | None]
+                 ) -> tuple[web.AppRunner, str]:
+    """A man in the middle without the capability: passes WebSocket messages on, through
+    ``meddle(index, data)`` (None drops the message), both ways."""
+    counter = itertools.count()
+
+    async def handle(request: web.Request) -> web.WebSocketResponse:
+        client = web.WebSocketResponse(max_msg_size=70_000)
+        await client.prepare(request)
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(target + "/sync", max_msg_size=70_000) as server:
+                async def pipe(src: Any, dst: Any) -> None:
+                    async for message in src:
+                        if message.type is not aiohttp.WSMsgType.BINARY:
+                            break
+                        data = meddle(next(counter), message.data)
+                        if data is not None:
+                            await dst.send_bytes(data)
+                    await dst.close()
+
+                await asyncio.gather(pipe(client, server), pipe(server, client))
+        return client
+
+    app = web.Application()
+    app.router.add_get("/sync", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("attack", ["alter", "replay", "drop"])
+def test_a_relay_without_the_capability_can_neither_alter_replay_nor_cut(
+        tmp_path: Path, attack: str) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    deposit(ana, 5, 3000)
+    seen: list[bytes] = []
+
+    def meddle(index: int, data: bytes) -> bytes | None:
+        seen.append(data)
+        if index == 6 and attack == "alter":
+            return data[:-1] + bytes([data[-1] ^ 1])
+        if index == 6 and attack == "replay":
+            return seen[4]
+        if index >= 6 and attack == "drop":
+            return None
+        return data
+
+    async def go() -> dict[str, Any]:
+        async with serving(lambda: sync_mod.endpoints(ana)) as (_, url):
+            runner, relay = await _relay(url, meddle)
+            try:
+                return await sync(bo, relay)
+            finally:
+                await runner.cleanup()
+
+    report = asyncio.run(go())
+    assert not report["peers"][0]["ok"]
+    # Whatever was stored is a valid prefix; a plain sync afterwards completes.
+    assert b"Flat" not in b"".join(seen)  # the relay saw no plaintext either
+
+    async def again() -> dict[str, Any]:
+        async with serving(lambda: sync_mod.endpoints(ana)) as (_, url):
+            return await sync(bo, url)
+
+    assert asyncio.run(again())["peers"][0]["ok"]
+    assert state_hash(ana) == state_hash(bo)
+
+
+def test_a_sync_interrupted_halfway_resumes_and_completes(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    deposit(ana, 5, 6000)
+
+    async def go() -> None:
+        async with serving(lambda: sync_mod.endpoints(ana)) as (_, url):
+            got: list[int] = []
+
+            def progress(p: Any) -> None:
+                got.append(p.received)
+
+            task = asyncio.ensure_future(sync_group(url, sync_mod.endpoint(bo, bo.groups()[0]),
+                                                    clock, progress=progress))
+            while not got:
+                await asyncio.sleep(0.001)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            halfway = _log_size(bo)
+            report = await sync(bo, url)
+            assert report["peers"][0]["ok"]
+            assert 0 < report["received"] < 6002 or halfway > 0
+
+    asyncio.run(go())
+    assert state_hash(ana) == state_hash(bo)
+
+
+def test_a_live_connection_delivers_a_new_entry_without_a_new_sync(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+
+    async def go() -> None:
+        async with serving(lambda: sync_mod.endpoints(ana)) as (_, url):
+            stop = asyncio.Event()
+            task = asyncio.ensure_future(sync(bo, url, live=True, stop=stop))
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(deposit, ana, 777)
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if _act(bo, lambda s: s.view()["balance"]) == 777:
+                    break
+            stop.set()
+            report = await task
+            assert report["peers"][0]["ok"], report
+            assert report["received"] >= 1
+
+    asyncio.run(go())
+    assert _act(bo, lambda s: s.view()["balance"]) == 777
+
+
+def test_a_sync_that_changes_an_outcome_reports_it(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    deposit(ana, 100)
+    proposal = _act(ana, lambda s: s.propose("Kettle", "20"))
+
+    async def go() -> dict[str, Any]:
+        async with serving(lambda: sync_mod.endpoints(ana)) as (_, url):
+            await sync(bo, url)
+            pid = "%" + __import__("base64").b64encode(proposal.id).decode()
+            _act(ana, lambda s: s.vote(pid, "yes"))
+            _act(ana, lambda s: s.close(pid))
+            return await sync(bo, url)
+
+    report = asyncio.run(go())
+    assert [(c["title"], c["from"], c["to"]) for c in report["changed"]] == [
+        ("Kettle", "open", "approved")]
+
+
+def test_a_pub_refuses_a_feed_past_its_bound_and_keeps_serving_the_rest(
+        tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    deposit(bo, 1, 20)
+    pub = Pub(tmp_path / "pub")
+    pub.host(encode_pub_code(info.keys), feed_entries=10)
+
+    async def go() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with serving(pub.endpoints) as (_, url):
+            first = await sync(bo, url)
+            return first, await sync(ana, url)
+
+    first, second = asyncio.run(go())
+    assert any("bound of 10 entries" in r for r in first["peers"][0]["refused"])
+    assert first["sent"] == 10
+    assert second["peers"][0]["ok"] and second["received"] == 10
+    with Store(pub.paths.pub_group_dir(info.id), info.id) as store:
+        assert store.heads()[bo.feed_keys(info).public].seq == 10
+
+
+def test_the_pubs_files_hold_no_plaintext(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    marker = "plaintext-marker-4711"
+    ana.post(info, [__import__("ssbmoney.core.content", fromlist=["Deposit"]).Deposit(
+        5, marker)])
+    pub = _pub(tmp_path, ana)
+
+    async def go() -> None:
+        async with serving(pub.endpoints) as (_, url):
+            assert (await sync(ana, url))["peers"][0]["ok"]
+
+    asyncio.run(go())
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "pub").rglob("*") if p.is_file())
+    assert len(stored) > 1000
+    assert marker.encode() not in stored and b"Flat" not in stored
