@@ -32,7 +32,11 @@ Result = tuple[dict[str, Any], str, int]
 def run(args: argparse.Namespace, home_dir: Path) -> Result:
     home = Home(home_dir)
     name = args.command if args.command != "group" else f"group_{args.group_command}"
-    handler = globals()["cmd_" + name.replace("-", "_")]
+    handler = globals().get("cmd_" + name.replace("-", "_"))
+    if handler is None:
+        from ssbmoney.cli import net_commands
+
+        handler = getattr(net_commands, "cmd_" + name.replace("-", "_"))
     return handler(home, args)  # type: ignore[no-any-return]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ssbmoney.cli import net_args
 from ssbmoney.core.errors import BadInput, SsbMoneyError
 from ssbmoney.store.paths import default_home
 
@@ -177,10 +178,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("folder", type=Path)
     command("reindex", "rebuild the index of every group from the logs", group=False)
     command("tui", "the terminal UI")
+    net_args.add_parsers(command, group_commands, _common, _Parser)
     return parser
 
 
 def _emit(result: dict[str, Any], as_json: bool, text: str) -> None:
+    if not as_json and not text and not result:
+        return  # a server, stopped: it said all it had to say while running
     if as_json:
         sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     else:
