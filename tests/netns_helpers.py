@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
-SUBNET = "10.77.0"  # private to the namespaces: the same in every test, never routed out
-PREFIX = 24
 
 
 def netns_unavailable() -> str | None:
@@ -49,27 +47,35 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
 
 
+def subnet(link: int) -> str:
+    """The /24 of link ``link`` (private to the namespaces, never routed out)."""
+    return f"10.{77 + link}.0"
+
+
 @contextmanager
-def netns_pair(tag: str) -> Iterator[tuple[str, str]]:
-    """Namespaces ``(a, b)``: a has SUBNET.1, b SUBNET.2, on one veth link. Names carry
-    the pid and ``tag``, so tests in parallel (pytest -n) never share one."""
+def netns_chain(tag: str, count: int = 2) -> Iterator[list[str]]:
+    """``count`` namespaces in a line, each joined to the next by a veth link: on link
+    ``i`` namespace ``i`` is ``subnet(i).1`` and namespace ``i + 1`` is ``subnet(i).2``.
+    Names carry the pid and ``tag``, so tests in parallel (pytest -n) never share one."""
     pid = os.getpid()
-    a, b = f"ssbm{pid}{tag}a", f"ssbm{pid}{tag}b"
+    names = [f"ssbm{pid}{tag}{i}" for i in range(count)]
     made: list[str] = []
     try:
-        for ns in (a, b):
+        for ns in names:
             _ip("netns", "add", ns)
             made.append(ns)
-        _ip("link", "add", f"v{pid}{tag}a", "netns", a, "type", "veth",
-            "peer", "name", f"v{pid}{tag}b", "netns", b)
-        for ns, end, host in ((a, "a", 1), (b, "b", 2)):
             _ip("-n", ns, "link", "set", "lo", "up")
-            _ip("-n", ns, "addr", "add", f"{SUBNET}.{host}/{PREFIX}",
-                "brd", f"{SUBNET}.255", "dev", f"v{pid}{tag}{end}")
-            _ip("-n", ns, "link", "set", f"v{pid}{tag}{end}", "up")
-        yield a, b
+        for i in range(count - 1):
+            ends = [(names[i], f"v{pid}{tag}{i}a", 1), (names[i + 1], f"v{pid}{tag}{i}b", 2)]
+            _ip("link", "add", ends[0][1], "netns", ends[0][0], "type", "veth",
+                "peer", "name", ends[1][1], "netns", ends[1][0])
+            for ns, dev, host in ends:
+                _ip("-n", ns, "addr", "add", f"{subnet(i)}.{host}/24",
+                    "brd", f"{subnet(i)}.255", "dev", dev)
+                _ip("-n", ns, "link", "set", dev, "up")
+        yield names
     finally:
-        for ns in made:  # deleting a namespace deletes its end of the veth, and the pair
+        for ns in made:  # deleting a namespace deletes its veth ends, and so the links
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
@@ -107,9 +113,11 @@ async def _node(spec: dict[str, Any]) -> dict[str, Any]:
         peers.append([group.hex(), host, port, time.monotonic() - start])
 
     keys = {bytes.fromhex(g): bytes.fromhex(k) for g, k in spec["keys"].items()}
-    disc = LanDiscovery(keys, spec["port"], on_peer, interfaces=[spec["address"]],
+    address = spec["address"]  # one, or a list for a home on several links
+    disc = LanDiscovery(keys, spec["port"], on_peer,
+                        interfaces=address if isinstance(address, list) else [address],
                         clock=clock, udp_port=spec["udp_port"],
-                        broadcast_address=f"{SUBNET}.255",
+                        broadcast_address=spec.get("broadcast_address", "10.77.0.255"),
                         rotate_ms=spec.get("rotate_ms", 600_000),
                         beacon_interval=spec.get("interval", 0.3),
                         mdns=spec.get("mdns", True), broadcast=spec.get("broadcast", True))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from netns_helpers import SUBNET, netns_pair, netns_unavailable, run_in
+from netns_helpers import netns_chain, netns_unavailable, run_in, subnet
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
@@ -281,7 +281,7 @@ def test_bad_settings_are_refused() -> None:
 
 NETNS = netns_unavailable()
 needs_netns = pytest.mark.skipif(NETNS is not None, reason=f"no network namespaces: {NETNS}")
-A, B = f"{SUBNET}.1", f"{SUBNET}.2"
+A, B = f"{subnet(0)}.1", f"{subnet(0)}.2"
 
 
 def _specs(ns_a: str, ns_b: str, **common: Any) -> list[tuple[str, str, dict[str, Any]]]:
@@ -297,7 +297,7 @@ def _peers(report: dict[str, Any]) -> set[tuple[str, str, int]]:
 
 @needs_netns
 def test_mdns_between_namespaces_reveals_only_tokens_port_and_address() -> None:
-    with netns_pair("m") as (ns_a, ns_b):
+    with netns_chain("m") as (ns_a, ns_b):
         a, b, c, spy = run_in([*_specs(ns_a, ns_b, udp_port=47001, seconds=1.5,
                                        broadcast=False, clock_base=NOW),
                                (ns_a, "inspect", {"address": A, "seconds": 1.2})])
@@ -328,10 +328,34 @@ def test_mdns_between_namespaces_reveals_only_tokens_port_and_address() -> None:
 @needs_netns
 def test_beacons_between_namespaces_with_rotating_tokens() -> None:
     # A fast clock: an epoch passes every 0.4 s, so each node rotates several times.
-    with netns_pair("u") as (ns_a, ns_b):
+    with netns_chain("u") as (ns_a, ns_b):
         a, b, c = run_in(_specs(ns_a, ns_b, udp_port=47002, seconds=2.0, mdns=False,
                                 interval=0.1, speed=EPOCH_MS / 400, clock_base=NOW))
     assert _peers(a) == {("01", B, 1002)} and _peers(b) == {("01", A, 1001)}
     assert _peers(c) == set()
     assert len(a["tokens"]) >= 3
     assert max(t for *_, t in a["peers"]) > a["tokens"][2][0]  # found after rotations
+
+
+@needs_netns
+def test_a_home_on_two_links_tells_each_link_only_of_itself() -> None:
+    # a -- b -- c: b is on both links; a and c each browse as a member and as a spy.
+    C1, C2 = f"{subnet(1)}.1", f"{subnet(1)}.2"
+    common = {"udp_port": 47003, "seconds": 1.5, "broadcast": False, "clock_base": NOW,
+              "keys": {"01": KEY1.hex()}}
+    with netns_chain("h", 3) as (ns_a, ns_b, ns_c):
+        a, b, c, spy_a, spy_c = run_in([
+            (ns_a, "node", dict(common, port=1001, address=A)),
+            (ns_b, "node", dict(common, port=1002, address=[B, C1])),
+            (ns_c, "node", dict(common, port=1003, address=C2)),
+            (ns_a, "inspect", {"address": A, "seconds": 1.2}),
+            (ns_c, "inspect", {"address": C2, "seconds": 1.2})])
+    assert _peers(a) == {("01", B, 1002)} and _peers(c) == {("01", C1, 1002)}
+    assert _peers(b) == {("01", A, 1001), ("01", C2, 1003)}
+    heard_a = {s["name"]: s["addresses"] for s in spy_a["services"]}
+    heard_c = {s["name"]: s["addresses"] for s in spy_c["services"]}
+    assert sorted(map(tuple, heard_a.values())) == [(A,), (B,)]
+    assert sorted(map(tuple, heard_c.values())) == [(C1,), (C2,)]
+    assert not heard_a.keys() & heard_c.keys()  # b's two tokens cannot be matched
+    for spy, link in ((spy_a, {A, B}), (spy_c, {C1, C2})):
+        assert {data for _, kind, data in spy["records"] if kind == "A"} <= link

@@ -30,6 +30,7 @@ import ipaddress
 import logging
 import os
 import socket
+import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
@@ -85,6 +86,31 @@ def _txt_port(properties: Mapping[bytes, bytes | None]) -> int | None:
 def _forget_old(table: dict[K, int], now: int) -> None:
     for k in [k for k, made in table.items() if now - made >= _KEEP_MS]:
         del table[k]
+
+
+_SO_BINDTOIFINDEX = 62  # Linux >= 5.0; Python does not name it
+
+
+def _hear_only_own_link(zc: AsyncZeroconf, address: str) -> None:
+    """Bind one link's Zeroconf listen socket to that link's interface.
+
+    Zeroconf's listen socket binds to every address, and Linux hands it multicast from
+    any link some socket joined, so the instance for one link would answer another
+    link's queries (unicast, with its own address and token), telling that link of
+    this one. Linux lets any user bind a socket to an interface (since 5.7). Best
+    effort: zeroconf does not expose its listen socket, and where that changes, or on
+    another system, answers can still cross links (see the module's docstring)."""
+    index = next((a.index for a in ifaddr.get_adapters()
+                  for ip in a.ips if ip.ip == address), None)
+    engine = zc.zeroconf.engine
+    sock = getattr(engine, "_listen_socket", None)
+    if sock is None:
+        sock = getattr(getattr(engine, "_listen_transport", None), "sock", None)
+    if sys.platform == "linux" and isinstance(sock, socket.socket) and index is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTOIFINDEX, index)
+        except OSError as exc:
+            log.info("LAN discovery: %s may hear other links: %s", address, exc)
 
 
 class _Channel:
@@ -235,6 +261,7 @@ class LanDiscovery:
             except OSError as exc:
                 log.warning("LAN discovery cannot use %s: %s", address, exc)
                 continue
+            _hear_only_own_link(zc, address)
             browser = AsyncServiceBrowser(zc.zeroconf, SERVICE_TYPE,
                                           handlers=[self._on_service])
             self._channels[address] = _Channel(address, zc, browser)
