@@ -288,3 +288,32 @@ def test_the_pubs_files_hold_no_plaintext(tmp_path: Path) -> None:
     stored = b"".join(p.read_bytes() for p in (tmp_path / "pub").rglob("*") if p.is_file())
     assert len(stored) > 1000
     assert marker.encode() not in stored and b"Flat" not in stored
+
+
+def test_both_branches_of_a_forked_feed_reach_every_home(tmp_path: Path) -> None:
+    import shutil
+
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    cy = joiner(tmp_path, info, ana, "Cy", 3)
+    shutil.copytree(bo.paths.root, tmp_path / "Bo-laptop")
+    laptop = Home(tmp_path / "Bo-laptop", clock)
+    deposit(bo, 11)
+    deposit(laptop, 22)  # the same feed, the same sequence: a fork
+    pub = _pub(tmp_path, ana)
+
+    async def go() -> None:
+        async with serving(pub.endpoints) as (_, url):
+            for home in (bo, laptop, ana, cy, bo, laptop):
+                assert (await sync(home, url))["peers"][0]["ok"]
+
+    asyncio.run(go())
+    feed = bo.feed_keys(info).public
+    for home in (ana, bo, laptop, cy):
+        with home.store(info) as store:
+            assert {e.seq for e in store.feed_entries(feed)} == {1, 2}
+            assert len(store.entries_at(feed, 2)) == 2
+            assert any(p.author == feed for p in store.forks())
+    assert len({state_hash(h) for h in (ana, bo, laptop, cy)}) == 1
+    kinds = {w["kind"] for w in _act(cy, lambda s: s.view()["warnings"])}
+    assert "fork" in kinds

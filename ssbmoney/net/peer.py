@@ -106,8 +106,10 @@ class Driver:
 
     def __init__(self, link: Link, transport: Transport, endpoint: Endpoint, store: GroupStore,
                  *, live: bool, stop: asyncio.Event | None = None,
-                 progress: Callable[[Progress], None] | None = None) -> None:
+                 progress: Callable[[Progress], None] | None = None,
+                 idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.link = link
+        self.idle_timeout = idle_timeout
         self.transport = transport
         self.endpoint = endpoint
         self.store = store
@@ -156,7 +158,7 @@ class Driver:
                     await self._handle(machine.close())
                 closing = machine.phase is Phase.CLOSING
                 receiving = asyncio.ensure_future(
-                    self.link.recv(BYE_TIMEOUT if closing else IDLE_TIMEOUT))
+                    self.link.recv(BYE_TIMEOUT if closing else self.idle_timeout))
                 waits: set[asyncio.Future[Any]] = {receiving, self._failed}
                 if not self.stop.is_set():
                     waits.add(stopper)

@@ -18,7 +18,7 @@ from aiohttp import web
 from ssbmoney.core.errors import SsbMoneyError
 from ssbmoney.core.session import Accepted, Candidate, ReplayCache, finish_response, respond
 from ssbmoney.net.link import MAX_FRAME, WsLink
-from ssbmoney.net.peer import Driver, Endpoint, Outcome
+from ssbmoney.net.peer import IDLE_TIMEOUT, Driver, Endpoint, Outcome
 from ssbmoney.store.group_store import Store
 
 HANDSHAKE_TIMEOUT = 10.0
@@ -34,12 +34,15 @@ async def _quiet_headers(request: web.Request, response: web.StreamResponse) -> 
 class SyncServer:
     def __init__(self, endpoints: Callable[[], Sequence[Endpoint]], clock: Callable[[], int],
                  *, live: bool = True, on_outcome: Callable[[Outcome], None] | None = None,
-                 max_sessions: int = MAX_SESSIONS) -> None:
+                 max_sessions: int = MAX_SESSIONS, handshake_timeout: float = HANDSHAKE_TIMEOUT,
+                 idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.endpoints = endpoints
         self.clock = clock
         self.live = live
         self.on_outcome = on_outcome
         self.max_sessions = max_sessions
+        self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
         self.stop = asyncio.Event()
         self.cache = ReplayCache()
         self.sessions = 0
@@ -84,7 +87,7 @@ class SyncServer:
         return ws
 
     async def _session(self, link: WsLink) -> None:
-        first = await link.recv(HANDSHAKE_TIMEOUT)
+        first = await link.recv(self.handshake_timeout)
         endpoints = {e.group: e for e in self.endpoints()}
         candidates = [Candidate(e.group, e.psk, e.key.secret) for e in endpoints.values()]
         answer = respond(first, candidates, self.clock(), self.cache)
@@ -92,12 +95,12 @@ class SyncServer:
             await link.send(answer)
             return
         await link.send(answer.second)
-        transport = finish_response(answer, await link.recv(HANDSHAKE_TIMEOUT))
+        transport = finish_response(answer, await link.recv(self.handshake_timeout))
         endpoint = endpoints[answer.candidate.group]
         store = await asyncio.to_thread(Store, endpoint.directory, endpoint.group)
         try:
             outcome = await Driver(link, transport, endpoint, store, live=self.live,
-                                   stop=self.stop).run()
+                                   stop=self.stop, idle_timeout=self.idle_timeout).run()
         finally:
             await asyncio.to_thread(store.close)
         if self.on_outcome is not None:
