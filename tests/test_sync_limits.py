@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-
 from net_helpers import NOW, founder, serving
+
 from ssbmoney.app import sync as sync_mod
 from ssbmoney.core.keys import keypair
 from ssbmoney.core.session import Initiator, bind
