@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from ssbmoney.app import sync as sync_mod
 from ssbmoney.app.home import GroupInfo, Home
@@ -91,8 +91,9 @@ class Serving:
             except TimeoutError:
                 pass
 
-    async def start_lan(self, port: int) -> None:
-        """Announce on the LAN and connect to the group peers found there."""
+    async def start_lan(self, port: int, **options: Any) -> None:
+        """Announce on the LAN and connect to the group peers found there. ``options``
+        go to ``LanDiscovery`` (tests keep it on loopback with them)."""
         from ssbmoney.net.discovery import LanDiscovery
 
         assert self.home is not None
@@ -104,7 +105,7 @@ class Serving:
                 shown = f"[{host}]" if ":" in host else host
                 self.connect(groups[group], f"http://{shown}:{peer_port}")
 
-        discovery = LanDiscovery(keys, port, found)
+        discovery = LanDiscovery(keys, port, found, **options)
         await discovery.start()
         self._discovery = discovery
 

@@ -47,6 +47,12 @@ class _ProgressLine:
         self._shown = False
 
     def __call__(self, p: Progress) -> None:
+        if p.caught_up and p.live:
+            self.end()
+            sys.stderr.write(f"caught up (received {p.received:,}, sent {p.sent:,}); staying"
+                             " connected, new entries arrive as written: Ctrl-C to stop\n")
+            sys.stderr.flush()
+            return
         now = time.monotonic()
         if not self.on or now - self._last < 0.2:
             return
@@ -60,6 +66,7 @@ class _ProgressLine:
     def end(self) -> None:
         if self._shown:
             sys.stderr.write("\n")
+            self._shown = False
 
 
 def _sync_text(report: dict[str, Any], live: bool) -> str:

@@ -80,6 +80,8 @@ class Progress:
     of: int  # entries the peer announced it would send (0: unknown)
     sent: int
     bytes_in: int
+    caught_up: bool = False  # this report is the moment both sides caught up
+    live: bool = False  # and the connection stays open
 
 
 @dataclass
@@ -162,13 +164,15 @@ class Driver:
                 waits: set[asyncio.Future[Any]] = {receiving, self._failed}
                 if not self.stop.is_set():
                     waits.add(stopper)
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                try:
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not receiving.done() or self._failed.done():
+                        receiving.cancel()
+                        await asyncio.gather(receiving, return_exceptions=True)
                 if self._failed.done():
-                    receiving.cancel()
                     raise self._failed.result()
-                if not receiving.done():
-                    receiving.cancel()
-                    await asyncio.gather(receiving, return_exceptions=True)
+                if receiving.cancelled():
                     continue
                 data = receiving.result()
                 self._bytes_in += len(data)
@@ -244,15 +248,17 @@ class Driver:
                     self._report()
                 case CaughtUp():
                     self.outcome.caught_up = True
+                    self._report(caught_up=True)
                 case Closed(clean, error):
                     if not clean and not self.outcome.error:
                         self.outcome.error = f"the peer ended the session: {error}"
                         self.outcome.kind = "refused"
 
-    def _report(self) -> None:
+    def _report(self, caught_up: bool = False) -> None:
         if self.progress is not None and self.machine is not None:
             self.progress(Progress(self.endpoint.group, self.machine.received,
-                                   self.machine.peer_total, self.outcome.sent, self._bytes_in))
+                                   self.machine.peer_total, self.outcome.sent, self._bytes_in,
+                                   caught_up, self.machine.phase is Phase.LIVE))
 
     async def _send_batches(self, batches: Iterator[replica.Outgoing], total: int) -> None:
         machine = self.machine
