@@ -21,8 +21,11 @@ from ssbmoney.core.replicate import (
     PlanSending,
     Replication,
     Send,
+    SendWhole,
     Store,
+    Want,
     digest,
+    needs,
     plan,
 )
 from ssbmoney.core.session import (
@@ -120,6 +123,8 @@ class Side:
         self.reassembler = Reassembler()
         self.pending: list[replica.Outgoing] = []
         self.planned = False
+        self.asked = False
+        self.whole: set[bytes] = set()
         self.caught_up = False
         self.closed = False
         self.messages_out = 0
@@ -135,8 +140,16 @@ class Side:
                 self.send(event.message)
             elif isinstance(event, PlanSending):
                 wants = plan(self.mine, event.theirs, self.store.ids_at)
+                self.handle(self.machine.need(needs(self.mine, event.theirs,
+                                                    self.store.ids_at)))
+                self.whole = {w.feed for w in wants if w.from_seq == 1}
                 self.pending = list(replica.outgoing(self.store, wants))
                 self.planned = True
+            elif isinstance(event, SendWhole):
+                extra = tuple(Want(f, 1, True) for f in event.feeds
+                              if f in self.mine and f not in self.whole)
+                self.pending.extend(replica.outgoing(self.store, extra))
+                self.asked = True
             elif isinstance(event, Store):
                 result = replica.store_batch(self.store, event.batch)
                 assert result.error is None, result.error
@@ -154,7 +167,7 @@ class Side:
         while self.pending and self.machine.can_send():
             entries, proofs = self.pending.pop(0)
             self.send(self.machine.batch(entries, proofs))
-        if self.planned and not self.pending:
+        if self.planned and self.asked and not self.pending:
             self.planned = False
             self.handle(self.machine.done())
 

@@ -8,8 +8,8 @@ import pytest
 from net_helpers import deposit, founder, in_memory, joiner, pump, state_hash
 
 from ssbmoney.core.errors import ProtocolError
-from ssbmoney.core.replicate import Phase, Replication, Want, digest, plan
-from ssbmoney.core.wire import WINDOW, Ack, Batch, Done, Frontier, Hello
+from ssbmoney.core.replicate import Phase, Replication, Want, digest, needs, plan
+from ssbmoney.core.wire import WINDOW, Ack, Batch, Done, Frontier, Hello, Need
 
 
 def test_peers_in_sync_settle_with_one_exchange_of_digests(tmp_path: Path) -> None:
@@ -69,6 +69,19 @@ def test_plan_sends_suffixes_and_whole_feeds_on_disagreement() -> None:
     assert wants == (Want(f1, 3, False), Want(f2, 1, True), Want(f3, 1, False))
 
 
+def test_the_side_behind_on_a_diverged_feed_is_asked_for_its_branch() -> None:
+    feed = bytes([1]) * 32
+    a2, b2, b3 = bytes([2]) * 32, bytes([22]) * 32, bytes([23]) * 32
+    behind = {feed: ((2, a2),)}
+    ahead = {feed: ((3, b3),)}
+    held_ahead = {(feed, 2): {b2}}
+    # The side behind cannot tell: it sends nothing of its own accord...
+    assert plan(behind, ahead, lambda f, s: {a2} if s == 2 else set()) == ()
+    # ...but the side ahead sees the peer's tip is not in its chain, and asks for it.
+    assert needs(ahead, behind, lambda f, s: held_ahead.get((f, s), set())) == (feed,)
+    assert needs(ahead, {feed: ((2, b2),)}, lambda f, s: held_ahead.get((f, s), set())) == ()
+
+
 def _machine(live: bool = False) -> Replication:
     m = Replication(Hello(bytes(32), bytes(64), bytes(32), live), {})
     m.start()
@@ -89,6 +102,17 @@ def test_out_of_turn_messages_end_the_session() -> None:
         m.receive(Ack(0, 0, ""))  # nothing was sent
     with pytest.raises(ProtocolError):
         m.receive(Batch(1, 0, (), ()))  # batches are numbered from 0
+    with pytest.raises(ProtocolError):
+        m.receive(Done())  # the peer cannot be done before it has our Need
+    m = _machine()
+    m.receive(Hello(bytes(32), bytes(64), bytes([1]) * 32, False))
+    m.receive(Frontier(()))
+    m.need(())
+    with pytest.raises(ProtocolError):
+        m.done()  # nor can we, before we have theirs
+    m.receive(Need(()))
+    with pytest.raises(ProtocolError):
+        m.receive(Need(()))
     m.receive(Done())
     with pytest.raises(ProtocolError):
         m.receive(Done())

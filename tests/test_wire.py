@@ -19,6 +19,7 @@ from ssbmoney.core.wire import (
     Error,
     Frontier,
     Hello,
+    Need,
     Ping,
     Reassembler,
     decode,
@@ -28,6 +29,7 @@ from ssbmoney.core.wire import (
 MESSAGES = [
     Hello(bytes(32), bytes(64), bytes(32), True),
     Frontier(((bytes(32), ((1, bytes(32)),)),)),
+    Need((bytes(32), bytes([1]) * 32)),
     Batch(3, 10, (b"abc", b"d"), ((b"x", b"y"),)),
     Ack(3, 2, "bound"),
     Done(), Ping(), Bye(), Error("no"),

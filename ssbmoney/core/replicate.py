@@ -11,8 +11,9 @@ The protocol, per side (both sides run the same machine, at the same time)::
 
     send Hello(key, binding, digest, live)
     on Hello:     equal digests -> caught up at once (Bye, or live); else send Frontier
-    on Frontier:  plan what the peer lacks -> stream Batches (at most WINDOW unacked),
-                  then Done
+    on Frontier:  plan what the peer lacks -> stream Batches (at most WINDOW unacked);
+                  send Need: the feeds where the peer holds a branch we lack
+    on Need:      send those feeds whole too; then (and only then) Done
     on Batch:     store it (durably), then send Ack
     caught up:    our Done sent and acked, theirs received and acked -> Bye (or live)
 
@@ -40,6 +41,7 @@ from ssbmoney.core.wire import (
     Frontier,
     Hello,
     Message,
+    Need,
     Ping,
 )
 
@@ -115,8 +117,24 @@ def plan(mine: FrontierMap, theirs: FrontierMap, ids_at: IdsAt) -> tuple[Want, .
             elif their_head in ids_at(feed, their_seq):
                 wants.append(Want(feed, their_seq + 1, False))
                 continue
-        wants.append(Want(feed, 1, True))
+            wants.append(Want(feed, 1, True))
     return tuple(wants)
+
+
+def needs(mine: FrontierMap, theirs: FrontierMap, ids_at: IdsAt) -> tuple[bytes, ...]:
+    """The feeds where the peer holds a branch we lack: one of its tips, at a sequence
+    we hold, is not ours. (A tip past our end is the peer's to check against ours.)
+    ``plan`` alone cannot see these: the side that is behind on a diverged feed does
+    not know it diverged."""
+    out = []
+    for feed in sorted(theirs):
+        have = mine.get(feed, ())
+        if not have or have == theirs[feed]:
+            continue
+        top = max(seq for seq, _ in have)
+        if any(seq <= top and head not in ids_at(feed, seq) for seq, head in theirs[feed]):
+            out.append(feed)
+    return tuple(out)
 
 
 class Phase(Enum):
@@ -139,6 +157,13 @@ class PlanSending:
     the batches (``Replication.batch``) and ``Replication.done``."""
 
     theirs: dict[bytes, Tips]
+
+
+@dataclass(frozen=True)
+class SendWhole:
+    """The peer's Need arrived: send these feeds whole (those we hold), then ``done``."""
+
+    feeds: tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
@@ -166,7 +191,7 @@ class Closed:
     error: str = ""
 
 
-Event = Send | PlanSending | Store | Acked | CaughtUp | Closed
+Event = Send | PlanSending | SendWhole | Store | Acked | CaughtUp | Closed
 
 
 class Replication:
@@ -181,6 +206,8 @@ class Replication:
         self._in_flight: list[int] = []  # our batches sent, not yet acked
         self._done_sent = False
         self._peer_done = False
+        self._need_sent = False
+        self._need_received = False
         self._expect_batch = 0  # number of the peer's next batch
         self._unacked: list[int] = []  # the peer's batches received, not yet acked
         self.sent = 0  # entries sent
@@ -220,9 +247,17 @@ class Replication:
         self.sent += len(entries)
         return Batch(number, total, entries, proofs)
 
+    def need(self, feeds: tuple[bytes, ...]) -> list[Event]:
+        """Tell the peer which feeds to send whole (see ``needs``); once, while streaming."""
+        if self.phase is not Phase.STREAMING or self._need_sent:
+            raise ProtocolError(f"cannot say what we need now ({self.phase.value})")
+        self._need_sent = True
+        return [Send(Need(feeds))]
+
     def done(self) -> list[Event]:
-        """We have sent everything the peer lacked."""
-        if self.phase is not Phase.STREAMING or self._done_sent:
+        """We have sent everything the peer lacked, its Need included."""
+        if (self.phase is not Phase.STREAMING or self._done_sent or not self._need_sent
+                or not self._need_received):
             raise ProtocolError(f"cannot say done now ({self.phase.value})")
         self._done_sent = True
         return [Send(Done()), *self._maybe_caught_up()]
@@ -246,7 +281,7 @@ class Replication:
     def receive(self, message: Message) -> list[Event]:
         if self.phase is Phase.CLOSED:
             raise ProtocolError("message after the session ended")
-        if self.phase is Phase.CLOSING and isinstance(message, Batch | Ack | Done | Ping):
+        if self.phase is Phase.CLOSING and isinstance(message, Batch | Ack | Done | Ping | Need):
             return []  # crossed our goodbye: what it carried comes again next time
         match message:
             case Hello():
@@ -267,8 +302,14 @@ class Replication:
                 if message.refused:
                     self.refusals.append(message.refused)
                 return [Acked(message), *self._maybe_caught_up()]
+            case Need(feeds):
+                if self.phase is not Phase.STREAMING or self._need_received:
+                    raise ProtocolError("need out of turn")
+                self._need_received = True
+                return [SendWhole(feeds)]
             case Done():
-                if self.phase is not Phase.STREAMING or self._peer_done:
+                if (self.phase is not Phase.STREAMING or self._peer_done
+                        or not self._need_sent):
                     raise ProtocolError("done out of turn")
                 self._peer_done = True
                 return self._maybe_caught_up()

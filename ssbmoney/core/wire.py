@@ -45,7 +45,7 @@ MAX_TEXT = 1000
 
 _LEN = struct.Struct(">I")
 
-HELLO, FRONTIER, BATCH, ACK, DONE, PING, BYE, ERROR = range(8)
+HELLO, FRONTIER, BATCH, ACK, DONE, PING, BYE, ERROR, NEED = range(9)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,14 @@ class Frontier:
     """Every feed held and its branch tips ``(seq, id)``: one tip unless it forked."""
 
     feeds: tuple[tuple[bytes, tuple[tuple[int, bytes], ...]], ...]
+
+
+@dataclass(frozen=True)
+class Need:
+    """Feeds where the peer holds a branch we lack (its tip is not in our chain): send
+    them whole. Sent once by each side, right after the frontiers."""
+
+    feeds: tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,7 @@ class Error:
     text: str
 
 
-Message = Hello | Frontier | Batch | Ack | Done | Ping | Bye | Error
+Message = Hello | Frontier | Need | Batch | Ack | Done | Ping | Bye | Error
 
 
 def _packb(value: Any) -> bytes:
@@ -118,6 +126,8 @@ def encode(message: Message) -> bytes:
             body = [HELLO, key, binding, digest, live]
         case Frontier(feeds):
             body = [FRONTIER, [[feed, [list(t) for t in tips]] for feed, tips in feeds]]
+        case Need(feeds):
+            body = [NEED, list(feeds)]
         case Batch(number, total, entries, proofs):
             body = [BATCH, number, total, list(entries), [list(p) for p in proofs]]
         case Ack(number, stored, refused):
@@ -184,6 +194,9 @@ def decode(body: bytes) -> Message:
                 out.append((_bytes(feed, 32),
                             tuple(_tip(t) for t in _list(tips, MAX_TIPS))))
             return Frontier(tuple(out))
+        if kind == NEED:
+            (feeds,) = rest
+            return Need(tuple(_bytes(f, 32) for f in _list(feeds, MAX_FEEDS)))
         if kind == BATCH:
             number, total, entries, proofs = rest
             return Batch(

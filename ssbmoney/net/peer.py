@@ -34,9 +34,12 @@ from ssbmoney.core.replicate import (
     PlanSending,
     Replication,
     Send,
+    SendWhole,
     Store,
     Tips,
+    Want,
     digest,
+    needs,
     plan,
 )
 from ssbmoney.core.session import Transport, bind, binding_ok
@@ -127,6 +130,8 @@ class Driver:
         self._mine: dict[bytes, Tips] = {}
         self.machine: Replication | None = None
         self._failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._whole: asyncio.Future[tuple[bytes, ...]] = (
+            asyncio.get_running_loop().create_future())
 
     async def run(self) -> Outcome:
         try:
@@ -223,6 +228,9 @@ class Driver:
                     await self._send(message)
                 case PlanSending(theirs):
                     self._start(self._stream(theirs))
+                case SendWhole(feeds):
+                    if not self._whole.done():
+                        self._whole.set_result(feeds)
                 case Store(batch):
                     result = await asyncio.to_thread(
                         replica.store_batch, self.store, batch, self.endpoint.bounds)
@@ -276,11 +284,22 @@ class Driver:
             await self._send(machine.batch(entries, proofs, total))
 
     async def _stream(self, theirs: dict[bytes, Tips]) -> None:
+        """Catch the peer up: what our plan says it lacks, then what its Need asks for
+        (feeds where it holds a branch we lack, which it alone can see), then Done."""
         machine = self.machine
         assert machine is not None
         wants = await asyncio.to_thread(plan, self._mine, theirs, self.store.ids_at)
+        asks = await asyncio.to_thread(needs, self._mine, theirs, self.store.ids_at)
+        await self._handle(machine.need(asks))
         total = replica.count(self.store, wants, self._mine)
         await self._send_batches(replica.outgoing(self.store, wants), total)
+        asked = await self._whole
+        whole = {w.feed for w in wants if w.from_seq == 1}
+        extra = tuple(Want(feed, 1, True) for feed in asked
+                      if feed in self._mine and feed not in whole)
+        if extra:
+            total += replica.count(self.store, extra, self._mine)
+            await self._send_batches(replica.outgoing(self.store, extra), total)
         await self._handle(machine.done())
 
     async def _push(self, offset: int) -> None:
