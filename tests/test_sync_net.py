@@ -317,3 +317,20 @@ def test_both_branches_of_a_forked_feed_reach_every_home(tmp_path: Path) -> None
     assert len({state_hash(h) for h in (ana, bo, laptop, cy)}) == 1
     kinds = {w["kind"] for w in _act(cy, lambda s: s.view()["warnings"])}
     assert "fork" in kinds
+
+
+def test_a_pub_keeps_a_group_within_its_byte_bound(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    deposit(ana, 1, 300)  # ~150 KB of entries
+    pub = Pub(tmp_path / "pub")
+    pub.host(encode_pub_code(info.keys), group_bytes=40_000)
+
+    async def go() -> dict[str, Any]:
+        async with serving(pub.endpoints) as (_, url):
+            return await sync(ana, url)
+
+    report = asyncio.run(go())
+    assert any("bound of 40000 bytes" in r for r in report["peers"][0]["refused"])
+    assert 0 < report["sent"] < 300
+    with Store(pub.paths.pub_group_dir(info.id), info.id) as store:
+        assert store.end() <= 40_000

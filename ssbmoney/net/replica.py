@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ssbmoney.core import entry as entry_mod
 from ssbmoney.core.entry import Entry, entry_id, feed_id
+from ssbmoney.core.framing import HEADER_SIZE
 from ssbmoney.core.errors import ValidationError
 from ssbmoney.core.replicate import Tips, Want
 from ssbmoney.core.wire import BATCH_BYTES, BATCH_ENTRIES, Batch
@@ -96,11 +97,12 @@ def _bounded(store: Store, entries: list[Entry], bounds: Bounds) -> tuple[list[E
             refused.setdefault(item.author, f"feed {feed_id(item.author)} is past this pub's"
                                f" bound of {bounds.feed_entries} entries")
             continue
-        if bounds.group_bytes and used + len(item.raw) > bounds.group_bytes:
+        size = len(item.raw) + HEADER_SIZE  # as the log holds it, framed
+        if bounds.group_bytes and used + size > bounds.group_bytes:
             refused.setdefault(b"", f"the group is at this pub's bound of"
                                f" {bounds.group_bytes} bytes")
             continue
-        used += len(item.raw)
+        used += size
         kept.append(item)
     return kept, "; ".join(refused.values())
 
