@@ -81,17 +81,67 @@ def netns_chain(tag: str, count: int = 2) -> Iterator[list[str]]:
 
 def run_in(specs: Sequence[tuple[str, str, dict[str, Any]]], timeout: float = 30
            ) -> list[dict[str, Any]]:
-    """Run nodes ``(namespace, mode, spec)`` side by side; their JSON reports, in order."""
+    """Run nodes ``(namespace, mode, spec)`` side by side; their JSON reports, in order.
+    All start together, once each has loaded: a slow start must not shorten the time
+    they overlap."""
     procs = [subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, str(HERE), mode,
-                               json.dumps(spec)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+                               json.dumps(spec)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for ns, mode, spec in specs]
-    reports = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=timeout)
-        assert proc.returncode == 0, err
-        reports.append(json.loads(out))
-    return reports
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        reports = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=timeout)
+            assert proc.returncode == 0, err
+            reports.append(json.loads(out))
+        return reports
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def three_homes(ns_a: str, ns_b: str, keys: Sequence[bytes], **common: Any
+                ) -> list[tuple[str, str, dict[str, Any]]]:
+    """Nodes: in a, a member of group 01; in b, a member of 01 and 02, and a home of
+    another group (03) alone: ports 1001, 1002, 1003."""
+    a, b = f"{subnet(0)}.1", f"{subnet(0)}.2"
+    k1, k2, k3 = (k.hex() for k in keys)
+    return [(ns_a, "node", dict(common, keys={"01": k1}, port=1001, address=a)),
+            (ns_b, "node", dict(common, keys={"01": k1, "02": k2}, port=1002, address=b)),
+            (ns_b, "node", dict(common, keys={"03": k3}, port=1003, address=b))]
+
+
+def peers(report: dict[str, Any]) -> set[tuple[str, str, int]]:
+    """``(group hex, host, port)`` a node reported."""
+    return {(g, h, p) for g, h, p, _ in report["peers"]}
+
+
+def leaks(spy: dict[str, Any], announced: dict[str, int], addresses: set[str]) -> list[Any]:
+    """Every record an ``inspect`` node cached that says more than a token of
+    ``announced`` (token -> port), its port, and one of ``addresses``."""
+    from ssbmoney.net.discovery import SERVICE_TYPE
+
+    bad = []
+    for name, kind, data in spy["records"]:
+        label = name.split(".")[0]
+        port = announced.get(label) if name != SERVICE_TYPE else None
+        ok = {
+            SERVICE_TYPE: kind == "PTR" and data.split(".")[0] in announced,
+            f"{label}.{SERVICE_TYPE}": data in (f"{label}.local.:{port}",
+                                                 f"p={port}".encode().hex().join(["06", ""])),
+            f"{label}.local.": port is not None and (kind == "DNSNsec" or data in addresses),
+        }.get(name, False)
+        if not ok:
+            bad.append([name, kind, data])
+    return bad
 
 
 # ---- inside a namespace ---------------------------------------------------------------
@@ -177,6 +227,12 @@ async def _inspect(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    import zeroconf.asyncio  # noqa: F401  (loaded before "ready", as is the rest)
+
+    import ssbmoney.net.discovery  # noqa: F401
+
     mode, raw = sys.argv[1], json.loads(sys.argv[2])
+    print("ready", flush=True)
+    sys.stdin.readline()
     result = asyncio.run(_node(raw) if mode == "node" else _inspect(raw))
     print(json.dumps(result))

@@ -123,6 +123,20 @@ def recognise(keys: Mapping[bytes, bytes], token: str, now_ms: int) -> bytes | N
     return found
 
 
+def txt_record(port: int) -> dict[str, str]:
+    """An announcement's TXT record: the port and nothing else."""
+    return {"p": str(port)}
+
+
+def txt_port(properties: Mapping[bytes, bytes | None]) -> int | None:
+    """The port in a TXT record, or None for anything else (never raises)."""
+    value = properties.get(b"p")
+    if not isinstance(value, bytes) or not 0 < len(value) <= 5 or not value.isdigit():
+        return None
+    port = int(value)
+    return port if 0 < port < 65536 else None
+
+
 def encode_beacon(token: str, port: int) -> bytes:
     """A UDP beacon: magic, token, TCP port (u16 BE). Fixed length, nothing else."""
     if not is_token(token):

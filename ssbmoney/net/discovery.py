@@ -1,25 +1,25 @@
 """LAN discovery for ``serve --lan``: announce this home's groups, find their other homes.
 
-Two ways, both carrying only rotating tokens (``ssbmoney.core.lan``) and a TCP port:
+Both ways carry only rotating tokens (``ssbmoney.core.lan``) and a TCP port:
 
-- mDNS/DNS-SD through zeroconf: one ``_ssbmoney._tcp.local.`` service per group and
-  per interface address, named by a token. The SRV target is ``<token>.local.``, so no
-  host name is announced; the TXT record holds only ``p=<port>``; the A record only the
-  address of the interface it is announced on. Each interface address gets its own
-  Zeroconf instance and its own tokens, so a home on two networks neither announces one
-  network's address on the other nor lets the two be linked by a shared token.
-- UDP beacons to a broadcast address every few seconds, where multicast is blocked; the
-  peer's address is the datagram's source.
+- mDNS/DNS-SD through zeroconf: a ``_ssbmoney._tcp.local.`` service per group and per
+  interface address, named by a token; SRV target ``<token>.local.`` (no host name),
+  TXT only ``p=<port>``, A only that interface's address. Each address has its own
+  Zeroconf bound to its link and its own tokens: a home on two networks tells neither
+  of the other, and no token matches it across them.
+- UDP beacons to a broadcast address every few seconds, where multicast is blocked.
 
-A token is re-made with a fresh nonce whenever the clock enters a new rotation period
-(an epoch by default), and the old service is withdrawn. Names are 208 random-looking
-bits, so the services are registered without probing: a clash can only be a replay of
-our own token, and probing would let whoever replays it stop us from announcing.
+At each new rotation period (an epoch by default) every token is re-made with a fresh
+nonce and the old services are withdrawn. Services register without probing: a clash
+with a random 208-bit name can only be a replay of ours, and probing would let the
+replayer stop us announcing. Members resolve only their groups' tokens; others are
+dropped without a packet sent. ``on_peer(group id, host, port)`` comes again at each
+rotation and beacon (the caller dedupes); nothing a peer sends raises out of here.
 
-Members recognise their groups' tokens and resolve only those; everything else is
-ignored without a packet sent. ``on_peer(group id, host, port)`` may be called many
-times for one peer (each rotation, each beacon): the caller dedupes. Nothing a peer
-sends can raise out of a callback here; failures are logged.
+Still visible: that a machine runs ssbmoney (service type, beacon magic), how many
+groups it announces, its address. A token replayed within its epochs points members
+at the replayer: only the sync handshake tells a member. Binding each Zeroconf to its
+link is Linux-only; elsewhere one link's query may get another link's address.
 """
 
 from __future__ import annotations
@@ -32,21 +32,16 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import ifaddr  # zeroconf's own way to list interfaces; it depends on it
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from ssbmoney.core.lan import (
-    EPOCH_MS,
-    NONCE_LEN,
-    decode_beacon,
-    encode_beacon,
-    make_token,
-    recognise,
-)
+from ssbmoney.core import lan
+from ssbmoney.core.lan import EPOCH_MS
 
 SERVICE_TYPE = "_ssbmoney._tcp.local."
 DEFAULT_UDP_PORT = 47474
@@ -59,12 +54,7 @@ _KEEP_MS = 3 * EPOCH_MS
 """Own tokens and resolved names are remembered while they could still be recognised."""
 
 OnPeer = Callable[[bytes, str, int], None]
-K = TypeVar("K")
 log = logging.getLogger(__name__)
-
-
-def _wall_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _local_ipv4() -> list[str]:
@@ -75,31 +65,15 @@ def _local_ipv4() -> list[str]:
     return sorted(a for a in found if not ipaddress.IPv4Address(a).is_loopback)
 
 
-def _txt_port(properties: Mapping[bytes, bytes | None]) -> int | None:
-    value = properties.get(b"p")
-    if value is None or not 0 < len(value) <= 5 or not value.isdigit():
-        return None
-    port = int(value)
-    return port if 0 < port < 65536 else None
-
-
-def _forget_old(table: dict[K, int], now: int) -> None:
-    for k in [k for k, made in table.items() if now - made >= _KEEP_MS]:
-        del table[k]
-
-
 _SO_BINDTOIFINDEX = 62  # Linux >= 5.0; Python does not name it
 
 
 def _hear_only_own_link(zc: AsyncZeroconf, address: str) -> None:
-    """Bind one link's Zeroconf listen socket to that link's interface.
-
-    Zeroconf's listen socket binds to every address, and Linux hands it multicast from
-    any link some socket joined, so the instance for one link would answer another
-    link's queries (unicast, with its own address and token), telling that link of
-    this one. Linux lets any user bind a socket to an interface (since 5.7). Best
-    effort: zeroconf does not expose its listen socket, and where that changes, or on
-    another system, answers can still cross links (see the module's docstring)."""
+    """Bind one link's Zeroconf listen socket to that link's interface: it binds to all
+    addresses, and Linux hands it multicast from any link some socket joined, so it
+    would answer another link's queries (unicast, with this link's address and token).
+    Any user may bind to an interface (Linux >= 5.7); best effort, as zeroconf does not
+    expose its listen socket."""
     index = next((a.index for a in ifaddr.get_adapters()
                   for ip in a.ips if ip.ip == address), None)
     engine = zc.zeroconf.engine
@@ -113,14 +87,14 @@ def _hear_only_own_link(zc: AsyncZeroconf, address: str) -> None:
             log.info("LAN discovery: %s may hear other links: %s", address, exc)
 
 
+@dataclass
 class _Channel:
     """One interface address: its own Zeroconf, its browser, the services it announces."""
 
-    def __init__(self, address: str, zc: AsyncZeroconf, browser: AsyncServiceBrowser) -> None:
-        self.address = address
-        self.zc = zc
-        self.browser = browser
-        self.infos: list[AsyncServiceInfo] = []
+    address: str
+    zc: AsyncZeroconf
+    browser: AsyncServiceBrowser
+    infos: list[AsyncServiceInfo] = field(default_factory=list)
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -130,6 +104,8 @@ class _Channel:
 
 
 class _BeaconProtocol(asyncio.DatagramProtocol):
+    """Hands each datagram to LanDiscovery; socket errors (no route, ...) are not ours."""
+
     def __init__(self, on_datagram: Callable[[bytes, Any], None]) -> None:
         self._on_datagram = on_datagram
 
@@ -145,8 +121,9 @@ class LanDiscovery:
 
     def __init__(self, keys: Mapping[bytes, bytes], port: int, on_peer: OnPeer, *,
                  interfaces: InterfaceChoice | Sequence[str] = InterfaceChoice.All,
-                 clock: Callable[[], int] = _wall_ms, udp_port: int = 0,
-                 broadcast_address: str = "255.255.255.255", rotate_ms: int = EPOCH_MS,
+                 clock: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+                 udp_port: int = 0, broadcast_address: str = "255.255.255.255",
+                 rotate_ms: int = EPOCH_MS,
                  beacon_interval: float = BEACON_INTERVAL, mdns: bool = True,
                  broadcast: bool = True) -> None:
         if not 0 < port < 65536:
@@ -156,6 +133,7 @@ class LanDiscovery:
             raise ValueError(f"rotate_ms is 1..{EPOCH_MS}")
         if not isinstance(interfaces, InterfaceChoice):
             interfaces = [str(ipaddress.IPv4Address(a)) for a in interfaces]
+        ipaddress.IPv4Address(broadcast_address)  # an address: sendto must not resolve names
         self._keys = dict(keys)
         self._port = port
         self._on_peer = on_peer
@@ -229,7 +207,7 @@ class LanDiscovery:
                 log.exception("LAN discovery tick failed")
 
     def _new_token(self, key: bytes, now: int) -> str:
-        token = make_token(key, now, os.urandom(NONCE_LEN))
+        token = lan.make_token(key, now, os.urandom(lan.NONCE_LEN))
         self._own[token] = now
         return token
 
@@ -237,8 +215,8 @@ class LanDiscovery:
         """Fresh tokens everywhere, the old ones withdrawn (and still ignored as ours)."""
         now = self._clock()
         self._rotation = now // self._rotate_ms
-        _forget_old(self._own, now)
-        _forget_old(self._resolving, now)
+        self._own = {t: made for t, made in self._own.items() if now - made < _KEEP_MS}
+        self._resolving = {k: at for k, at in self._resolving.items() if now - at < _KEEP_MS}
         if self._mdns:
             await self._update_channels()
             for ch in list(self._channels.values()):
@@ -258,7 +236,7 @@ class LanDiscovery:
                 continue
             try:
                 zc = AsyncZeroconf(interfaces=[address], ip_version=IPVersion.V4Only)
-            except OSError as exc:
+            except Exception as exc:  # an address gone since it was listed, and the like
                 log.warning("LAN discovery cannot use %s: %s", address, exc)
                 continue
             _hear_only_own_link(zc, address)
@@ -272,7 +250,7 @@ class LanDiscovery:
             token = self._new_token(key, now)
             info = AsyncServiceInfo(
                 SERVICE_TYPE, f"{token}.{SERVICE_TYPE}", port=self._port,
-                properties={"p": str(self._port)}, server=f"{token}.local.",
+                properties=lan.txt_record(self._port), server=f"{token}.local.",
                 parsed_addresses=[ch.address], host_ttl=RECORD_TTL, other_ttl=RECORD_TTL)
             try:
                 await ch.zc.async_register_service(info, cooperating_responders=True)
@@ -288,13 +266,13 @@ class LanDiscovery:
         if self._transport is None:
             return
         for token in self._udp_tokens:
-            self._transport.sendto(encode_beacon(token, self._port),
+            self._transport.sendto(lan.encode_beacon(token, self._port),
                                    (self._broadcast_address, self._udp_port))
 
     def _recognise(self, token: str) -> bytes | None:
         if token in self._own:
             return None
-        return recognise(self._keys, token, self._clock())
+        return lan.recognise(self._keys, token, self._clock())
 
     def _report(self, group: bytes, host: str, port: int) -> None:
         try:
@@ -304,7 +282,7 @@ class LanDiscovery:
 
     def _on_datagram(self, data: bytes, addr: Any) -> None:
         try:
-            beacon = decode_beacon(data)
+            beacon = lan.decode_beacon(data)
             if beacon is None:
                 return
             group = self._recognise(beacon[0])
@@ -316,36 +294,31 @@ class LanDiscovery:
     def _on_service(self, zeroconf: Zeroconf, service_type: str, name: str,
                     state_change: ServiceStateChange) -> None:
         try:
-            if state_change is ServiceStateChange.Removed or service_type != SERVICE_TYPE:
-                return
-            if not name.endswith("." + SERVICE_TYPE):
+            key = (id(zeroconf), name)
+            if (state_change is ServiceStateChange.Removed or key in self._resolving
+                    or service_type != SERVICE_TYPE or not name.endswith("." + SERVICE_TYPE)):
                 return
             group = self._recognise(name[: -len(SERVICE_TYPE) - 1])
-            key = (id(zeroconf), name)
-            if group is None or key in self._resolving:
-                return
-            self._resolving[key] = self._clock()
-            self._spawn(self._resolve(zeroconf, name, group, key))
+            if group is not None:
+                self._resolving[key] = self._clock()
+                task = asyncio.get_running_loop().create_task(
+                    self._resolve(zeroconf, name, group, key))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
         except Exception:
             log.exception("LAN service handling failed")
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _resolve(self, zeroconf: Zeroconf, name: str, group: bytes,
                        key: tuple[int, str]) -> None:
         try:
             info = AsyncServiceInfo(SERVICE_TYPE, name)
-            port = None
-            if await info.async_request(zeroconf, RESOLVE_TIMEOUT_MS):
-                port = _txt_port(info.properties)
-            if port is None:
+            ok = await info.async_request(zeroconf, RESOLVE_TIMEOUT_MS)
+            port = lan.txt_port(info.properties) if ok else None
+            hosts = info.parsed_addresses(IPVersion.V4Only)
+            if port is None or not hosts:
                 self._resolving.pop(key, None)  # let a later announcement try again
                 return
-            for host in info.parsed_addresses(IPVersion.V4Only):
-                self._report(group, host, port)
+            self._report(group, hosts[0], port)  # a home announces one address per token
         except Exception:
             self._resolving.pop(key, None)
             log.exception("LAN service resolution failed")
