@@ -35,8 +35,10 @@ from ssbmoney.core.lan import (
     lan_key,
     make_token,
     recognise,
+    txt_port,
+    txt_record,
 )
-from ssbmoney.net.discovery import SERVICE_TYPE, LanDiscovery
+from ssbmoney.net.discovery import SERVICE_TYPE, LanDiscovery, _hear_only_own_link
 
 KEYS = [lan_key(bytes([n]) * 32) for n in (1, 2, 3)]
 KEY1, KEY2, KEY3 = KEYS
@@ -124,9 +126,24 @@ def test_beacons() -> None:
         make_token(KEY1, NOW, b"short")
 
 
+def test_the_txt_record_is_the_port_alone() -> None:
+    assert txt_record(8443) == {"p": "8443"} and txt_port({b"p": b"8443"}) == 8443
+    for bad in ({}, {b"p": None}, {b"p": b""}, {b"p": b"0"}, {b"p": b"65536"},
+                {b"p": b"-1"}, {b"p": b" 80"}, {b"p": "٣".encode()}, {b"q": b"1"}):
+        assert txt_port(bad) is None
+
+
 # ---- real sockets on loopback ---------------------------------------------------------
 
 UDP_BASE = 30_000 + (os.getpid() % 900) * 10  # per process, so pytest -n never shares
+
+
+def loopback_zeroconf() -> AsyncZeroconf:
+    """A bare Zeroconf on loopback, deaf to other links as LanDiscovery's are: it must
+    not answer a query that reached this host from a real network."""
+    zc = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+    _hear_only_own_link(zc, "127.0.0.1")
+    return zc
 
 
 class Node:
@@ -187,7 +204,7 @@ def test_the_txt_record_holds_only_the_port() -> None:
         k1, k2, _ = fresh_keys()
         node = Node({b"g1": k1, b"g2": k2}, 4242, lambda: NOW, UDP_BASE + 2, broadcast=False)
         await node.disc.start()
-        eavesdropper = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+        eavesdropper = loopback_zeroconf()
         try:
             assert len(node.disc.tokens) == 2
             for token in node.disc.tokens:
@@ -243,7 +260,7 @@ def test_hostile_announcements_are_ignored(caplog: pytest.LogCaptureFixture) -> 
         k1, k2, _ = fresh_keys()
         a = Node({b"g1": k1}, 1001, lambda: NOW, udp)
         await a.disc.start()
-        hostile = AsyncZeroconf(interfaces=["127.0.0.1"], ip_version=IPVersion.V4Only)
+        hostile = loopback_zeroconf()
         replayed = make_token(k1, NOW, nonce())  # our group's, but a bad TXT record
         for label, props in ((replayed, {"p": "70000"}), ("x" * 63, {"p": "1"}),
                              ("ZZ", {}), (make_token(k2, NOW, nonce()), {"p": "1"})):

@@ -77,10 +77,9 @@ def _hear_only_own_link(zc: AsyncZeroconf, address: str) -> None:
     index = next((a.index for a in ifaddr.get_adapters()
                   for ip in a.ips if ip.ip == address), None)
     engine = zc.zeroconf.engine
-    sock = getattr(engine, "_listen_socket", None)
-    if sock is None:
-        sock = getattr(getattr(engine, "_listen_transport", None), "sock", None)
-    if sys.platform == "linux" and isinstance(sock, socket.socket) and index is not None:
+    sock: Any = (getattr(engine, "_listen_socket", None)  # before it starts, then:
+                 or getattr(getattr(engine, "_listen_transport", None), "sock", None))
+    if sys.platform == "linux" and hasattr(sock, "setsockopt") and index is not None:
         try:
             sock.setsockopt(socket.SOL_SOCKET, _SO_BINDTOIFINDEX, index)
         except OSError as exc:
