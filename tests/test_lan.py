@@ -220,13 +220,19 @@ def test_the_txt_record_holds_only_the_port() -> None:
     asyncio.run(main())
 
 
-def test_tokens_rotate_and_members_still_find_each_other() -> None:
+@pytest.mark.parametrize("way", ["mdns", "broadcast"])
+def test_tokens_rotate_and_members_still_find_each_other(way: str) -> None:
     now = [NOW]
+    ways = {"mdns": way == "mdns", "broadcast": way == "broadcast"}
 
     async def main() -> None:
         keys = fresh_keys()
-        a, b, c = nodes = _three_nodes(keys, UDP_BASE + 3, lambda: now[0], rotate_ms=1000)
-        far = Node({b"g1": keys[0]}, 1004, lambda: now[0] + 2 * EPOCH_MS, UDP_BASE + 3)
+        a, b, c = nodes = _three_nodes(keys, UDP_BASE + 3, lambda: now[0], rotate_ms=1000,
+                                       **ways)
+        # Three epochs off, so that none of its tokens, even one cached from an epoch
+        # before, is ever in a's window (two off would be at its edge).
+        far = Node({b"g1": keys[0]}, 1004, lambda: now[0] + 3 * EPOCH_MS, UDP_BASE + 3,
+                   **ways)
         for n in [*nodes, far]:
             await n.disc.start()
 
@@ -248,7 +254,7 @@ def test_tokens_rotate_and_members_still_find_each_other() -> None:
             await asyncio.gather(*(n.disc.stop() for n in [*nodes, far]))
         assert a.found == {(b"g1", "127.0.0.1", 1002)}
         assert b.found == {(b"g1", "127.0.0.1", 1001)}
-        assert c.found == far.found == set()  # a clock two epochs off sees nobody
+        assert c.found == far.found == set()  # a clock three epochs off sees nobody
 
     asyncio.run(main())
 
