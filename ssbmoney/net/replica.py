@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from ssbmoney.core import entry as entry_mod
 from ssbmoney.core.entry import Entry, entry_id, feed_id
-from ssbmoney.core.framing import HEADER_SIZE
 from ssbmoney.core.errors import ValidationError
+from ssbmoney.core.framing import HEADER_SIZE
 from ssbmoney.core.replicate import Tips, Want
 from ssbmoney.core.wire import BATCH_BYTES, BATCH_ENTRIES, Batch
 from ssbmoney.store.group_store import Store
