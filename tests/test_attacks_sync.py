@@ -469,11 +469,6 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "when a session ends, its store is closed (SQLite connection and log fd) while the"
-    " worker thread running replica.outgoing -- which a cancelled task cannot stop -- is"
-    " still querying it: a peer that leaves mid-stream (a capability holder on purpose,"
-    " or a member pressing Ctrl-C) segfaults the whole `serve` / `pub serve` process"))
 def test_a_peer_leaving_mid_stream_does_not_crash_the_server(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ssbmoney.core.entry import Entry, feed_id
 from ssbmoney.core.errors import HandshakeFailed, OperationFailed, SsbMoneyError
@@ -47,6 +47,8 @@ from ssbmoney.core.wire import BATCH_ENTRIES, Error, Hello, Message, Ping, Reass
 from ssbmoney.net import replica
 from ssbmoney.net.replica import Bounds
 from ssbmoney.store.group_store import Store as GroupStore
+
+_T = TypeVar("_T")
 
 IDLE_TIMEOUT = 60.0
 """Seconds a peer may stay silent before the session is cut."""
@@ -125,6 +127,7 @@ class Driver:
         self._send_lock = asyncio.Lock()
         self._room = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._threads: set[asyncio.Future[Any]] = set()
         self._from_peer: set[bytes] = set()
         self._bytes_in = 0
         self._mine: dict[bytes, Tips] = {}
@@ -147,11 +150,13 @@ class Driver:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            while self._threads:  # never leave a worker thread using the store
+                await asyncio.gather(*self._threads, return_exceptions=True)
         return self.outcome
 
     async def _run(self) -> None:
-        offset = await asyncio.to_thread(self.store.end)
-        self._mine = await asyncio.to_thread(replica.frontier, self.store)
+        offset = await self._thread(self.store.end)
+        self._mine = await self._thread(replica.frontier, self.store)
         key = self.endpoint.key
         hello = Hello(key.public, bind(key.secret, self.transport.handshake_hash),
                       digest(self._mine), self.live)
@@ -190,6 +195,15 @@ class Driver:
                     await self._handle(machine.receive(message))
         finally:
             stopper.cancel()
+
+    async def _thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` in a worker thread. A thread cannot be stopped: if the session
+        is cancelled meanwhile, ``run`` still waits for it to end, so the store is
+        never closed under a thread that is using it."""
+        future = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+        self._threads.add(future)
+        future.add_done_callback(self._threads.discard)
+        return await asyncio.shield(future)
 
     def _check_hello(self, hello: Hello) -> None:
         if not binding_ok(hello.key, hello.binding, self.transport.handshake_hash,
@@ -232,7 +246,7 @@ class Driver:
                     if not self._whole.done():
                         self._whole.set_result(feeds)
                 case Store(batch):
-                    result = await asyncio.to_thread(
+                    result = await self._thread(
                         replica.store_batch, self.store, batch, self.endpoint.bounds)
                     self.outcome.received += result.stored
                     self._from_peer.update(e.id for e in result.accepted)
@@ -272,7 +286,7 @@ class Driver:
         machine = self.machine
         assert machine is not None
         while True:
-            item = await asyncio.to_thread(next, batches, None)
+            item = await self._thread(next, batches, None)
             if item is None:
                 return
             while not machine.can_send():
@@ -288,8 +302,8 @@ class Driver:
         (feeds where it holds a branch we lack, which it alone can see), then Done."""
         machine = self.machine
         assert machine is not None
-        wants = await asyncio.to_thread(plan, self._mine, theirs, self.store.ids_at)
-        asks = await asyncio.to_thread(needs, self._mine, theirs, self.store.ids_at)
+        wants = await self._thread(plan, self._mine, theirs, self.store.ids_at)
+        asks = await self._thread(needs, self._mine, theirs, self.store.ids_at)
         await self._handle(machine.need(asks))
         total = replica.count(self.store, wants, self._mine)
         await self._send_batches(replica.outgoing(self.store, wants), total)
@@ -310,7 +324,7 @@ class Driver:
             await asyncio.sleep(LIVE_POLL)
             if machine.phase is not Phase.LIVE:
                 continue
-            entries, offset = await asyncio.to_thread(self.store.read_from, offset)
+            entries, offset = await self._thread(self.store.read_from, offset)
             fresh = [e for e in entries if e.id not in self._from_peer]
             if fresh:
                 await self._send_batches(_chunks(fresh), 0)
