@@ -123,9 +123,9 @@ def test_a_peer_that_ignores_the_window_is_cut_off() -> None:
     m.receive(Hello(bytes(32), bytes(64), bytes([1]) * 32, False))
     m.receive(Frontier(()))
     for n in range(WINDOW):
-        m.receive(Batch(n, 0, (), ()))
+        m.receive(Batch(n, 0, (b"x",), ()))
     with pytest.raises(ProtocolError, match="without waiting"):
-        m.receive(Batch(WINDOW, 0, (), ()))
+        m.receive(Batch(WINDOW, 0, (b"x",), ()))
 
 
 def test_our_own_sender_cannot_overrun_the_window() -> None:

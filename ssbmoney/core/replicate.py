@@ -32,6 +32,9 @@ from hashlib import blake2b
 
 from ssbmoney.core.errors import ProtocolError
 from ssbmoney.core.wire import (
+    MAX_FEEDS,
+    MAX_SESSION_FEEDS,
+    MAX_TIPS,
     WINDOW,
     Ack,
     Batch,
@@ -65,17 +68,24 @@ def digest(frontier: FrontierMap) -> bytes:
     return h.digest()
 
 
-def as_message(frontier: FrontierMap) -> Frontier:
-    return Frontier(tuple((feed, tuple(sorted(frontier[feed]))) for feed in sorted(frontier)))
+def as_messages(frontier: FrontierMap) -> list[Frontier]:
+    """The frontier as messages of at most ``MAX_FEEDS`` feeds, each feed with at most
+    ``MAX_TIPS`` tips (the highest): a feed announced with fewer tips than it has
+    disagrees with every peer's, so it is sent whole, which is what a feed with that
+    many branches needs anyway."""
+    feeds = [(feed, tuple(sorted(frontier[feed])[-MAX_TIPS:])) for feed in sorted(frontier)]
+    chunks = [feeds[i:i + MAX_FEEDS] for i in range(0, len(feeds), MAX_FEEDS)] or [[]]
+    return [Frontier(tuple(chunk), i < len(chunks) - 1) for i, chunk in enumerate(chunks)]
 
 
-def as_map(message: Frontier) -> dict[bytes, Tips]:
-    out: dict[bytes, Tips] = {}
+def take(into: dict[bytes, Tips], message: Frontier) -> None:
+    """Add one frontier message's feeds to what the peer announced so far."""
+    if len(into) + len(message.feeds) > MAX_SESSION_FEEDS:
+        raise ProtocolError(f"peer's frontier names more than {MAX_SESSION_FEEDS} feeds")
     for feed, tips in message.feeds:
-        if feed in out:
+        if feed in into:
             raise ProtocolError("peer's frontier names a feed twice")
-        out[feed] = tuple(sorted(set(tips)))
-    return out
+        into[feed] = tuple(sorted(set(tips)))
 
 
 @dataclass(frozen=True)
@@ -208,6 +218,7 @@ class Replication:
         self._peer_done = False
         self._need_sent = False
         self._need_received = False
+        self._theirs: dict[bytes, Tips] = {}  # the peer's frontier, as it arrives
         self._expect_batch = 0  # number of the peer's next batch
         self._unacked: list[int] = []  # the peer's batches received, not yet acked
         self.sent = 0  # entries sent
@@ -289,8 +300,12 @@ class Replication:
             case Frontier():
                 if self.phase is not Phase.FRONTIER:
                     raise ProtocolError("frontier out of turn")
+                take(self._theirs, message)
+                if message.more:
+                    return []
                 self.phase = Phase.STREAMING
-                return [PlanSending(as_map(message))]
+                theirs, self._theirs = self._theirs, {}
+                return [PlanSending(theirs)]
             case Batch():
                 return self._on_batch(message)
             case Ack():
@@ -306,7 +321,7 @@ class Replication:
                 if self.phase is not Phase.STREAMING or self._need_received:
                     raise ProtocolError("need out of turn")
                 self._need_received = True
-                return [SendWhole(feeds)]
+                return [SendWhole(tuple(dict.fromkeys(feeds)))]
             case Done():
                 if (self.phase is not Phase.STREAMING or self._peer_done
                         or not self._need_sent):
@@ -314,8 +329,8 @@ class Replication:
                 self._peer_done = True
                 return self._maybe_caught_up()
             case Ping():
-                if self.phase not in (Phase.LIVE, Phase.STREAMING, Phase.CLOSING):
-                    raise ProtocolError("ping out of turn")
+                if self.phase is not Phase.LIVE:
+                    raise ProtocolError("ping out of turn (only a live connection pings)")
                 return []
             case Bye():
                 was_closing = self.phase is Phase.CLOSING
@@ -335,12 +350,14 @@ class Replication:
         if hello.digest == self.hello.digest:
             return self._caught_up()
         self.phase = Phase.FRONTIER
-        return [Send(as_message(self.frontier))]
+        return [Send(m) for m in as_messages(self.frontier)]
 
     def _on_batch(self, batch: Batch) -> list[Event]:
         if self.phase not in (Phase.STREAMING, Phase.LIVE) or (
                 self._peer_done and self.phase is Phase.STREAMING):
             raise ProtocolError("batch out of turn")
+        if not batch.entries and not batch.proofs:
+            raise ProtocolError("an empty batch (it would only keep the session open)")
         if batch.number != self._expect_batch:
             raise ProtocolError(f"batch {batch.number} out of order"
                                 f" (expected {self._expect_batch})")

@@ -51,7 +51,8 @@ CLOCK_TOLERANCE_MS = 15 * 60 * 1000
 REPLAY_CACHE_MAX = 100_000
 """Message-1 keys remembered (only authenticated ones enter; each is forgotten once its
 time is out of tolerance, so this bounds memory, not who may connect)."""
-REFUSAL_SIZE = 37  # MAGIC, b"R", 32 bytes (a sealed reason, or random)
+REFUSAL_SIZE = 49
+"""MAGIC, b"R", then 44 bytes: a random nonce and a sealed reason, or all random."""
 VERSION_REFUSAL_SIZE = 7  # MAGIC, b"V", server version, client version
 _HEADER = len(MAGIC) + 1
 _STAMP = struct.Struct(">Q")
@@ -177,7 +178,7 @@ class Initiator:
     def _refusal(self, sealed: bytes) -> PeerRefused:
         try:
             plain = sodium.crypto_aead_chacha20poly1305_ietf_decrypt(
-                sealed, b"", bytes(12), _refusal_key(self.psk, self._first))
+                sealed[12:], b"", sealed[:12], _refusal_key(self.psk, self._first))
             reason, skew = _REASON.unpack(plain)
         except (CryptoError, ValueError, struct.error):
             return GroupNotShared("the peer does not share this group (or holds a different"
@@ -211,14 +212,30 @@ class Accepted:
 
 def _refuse(candidate_psk: bytes | None, first: bytes, reason: int, skew: int) -> bytes:
     if candidate_psk is None:
-        return MAGIC + b"R" + os.urandom(32)
+        return MAGIC + b"R" + os.urandom(REFUSAL_SIZE - _HEADER)
+    nonce = os.urandom(12)  # fresh each time: two refusals never repeat a byte pattern
     sealed: bytes = sodium.crypto_aead_chacha20poly1305_ietf_encrypt(
-        _REASON.pack(reason, skew), b"", bytes(12), _refusal_key(candidate_psk, first))
-    return MAGIC + b"R" + sealed
+        _REASON.pack(reason, skew), b"", nonce, _refusal_key(candidate_psk, first))
+    return MAGIC + b"R" + nonce + sealed
+
+
+class ReplayCaches:
+    """One ``ReplayCache`` per group: one group's capability holders cannot fill the
+    cache that guards another group's sessions."""
+
+    def __init__(self, limit: int = REPLAY_CACHE_MAX) -> None:
+        self.limit = limit
+        self._caches: dict[bytes, ReplayCache] = {}
+
+    def __call__(self, group: bytes) -> ReplayCache:
+        cache = self._caches.get(group)
+        if cache is None:
+            cache = self._caches[group] = ReplayCache(self.limit)
+        return cache
 
 
 def respond(first: bytes, candidates: Sequence[Candidate], now_ms: int,
-            cache: ReplayCache) -> Accepted | bytes:
+            cache: ReplayCache | ReplayCaches) -> Accepted | bytes:
     """Answer a message 1: message 2 for the group whose key opens it, or the refusal
     to send (and then close)."""
     if first[:len(MAGIC)] != MAGIC or len(first) < _HEADER + 32 + 8 + 16:
@@ -239,7 +256,8 @@ def respond(first: bytes, candidates: Sequence[Candidate], now_ms: int,
         skew = now_ms - stamp
         if abs(skew) > CLOCK_TOLERANCE_MS:
             return _refuse(candidate.psk, first, REASON_CLOCK, max(-2**62, min(skew, 2**62)))
-        reason = cache.admit(body[:32], now_ms)
+        group_cache = cache(candidate.group) if isinstance(cache, ReplayCaches) else cache
+        reason = group_cache.admit(body[:32], now_ms)
         if reason is not None:
             return _refuse(candidate.psk, first, reason, 0)
         try:

@@ -37,10 +37,13 @@ BATCH_BYTES = 1024 * 1024
 WINDOW = 4
 """Batches a sender may have in flight, unacknowledged: what a receiver may have queued
 is bounded by WINDOW × (BATCH_BYTES + one entry)."""
-MAX_FEEDS = 20_000
-"""The most feeds one frontier may name (it must fit in one message: ~80 bytes a feed)."""
+MAX_FEEDS = 10_000
+"""The most feeds one frontier message names (~80 bytes a feed): a larger frontier goes
+in several messages."""
+MAX_SESSION_FEEDS = 200_000
+"""The most feeds a peer's frontier may name in all (what a session holds of it)."""
 MAX_TIPS = 64
-"""The most branch tips one feed may announce."""
+"""The most branch tips announced for one feed; a feed with more is sent whole."""
 MAX_TEXT = 1000
 
 _LEN = struct.Struct(">I")
@@ -61,9 +64,12 @@ class Hello:
 
 @dataclass(frozen=True)
 class Frontier:
-    """Every feed held and its branch tips ``(seq, id)``: one tip unless it forked."""
+    """Feeds held and their branch tips ``(seq, id)``: one tip unless it forked. A
+    frontier of more than ``MAX_FEEDS`` feeds comes in several, all but the last
+    ``more``."""
 
     feeds: tuple[tuple[bytes, tuple[tuple[int, bytes], ...]], ...]
+    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,14 +130,14 @@ def encode(message: Message) -> bytes:
     match message:
         case Hello(key, binding, digest, live):
             body = [HELLO, key, binding, digest, live]
-        case Frontier(feeds):
-            body = [FRONTIER, [[feed, [list(t) for t in tips]] for feed, tips in feeds]]
+        case Frontier(feeds, more):
+            body = [FRONTIER, [[feed, [list(t) for t in tips]] for feed, tips in feeds], more]
         case Need(feeds):
             body = [NEED, list(feeds)]
         case Batch(number, total, entries, proofs):
             body = [BATCH, number, total, list(entries), [list(p) for p in proofs]]
         case Ack(number, stored, refused):
-            body = [ACK, number, stored, refused]
+            body = [ACK, number, stored, clean_text(refused)]
         case Done():
             body = [DONE]
         case Ping():
@@ -139,7 +145,7 @@ def encode(message: Message) -> bytes:
         case Bye():
             body = [BYE]
         case Error(text):
-            body = [ERROR, text[:MAX_TEXT]]
+            body = [ERROR, clean_text(text)]
     data = _packb(body)
     if len(data) > MAX_MESSAGE:
         raise ProtocolError(f"message of {len(data)} bytes is over the {MAX_MESSAGE} limit")
@@ -158,10 +164,16 @@ def _uint(value: Any, limit: int = 2**53 - 1) -> int:
     return value
 
 
+def clean_text(text: str) -> str:
+    """A peer's words as they may reach a terminal or a file: control characters (an
+    escape sequence could rewrite what the member's screen shows) become '?'."""
+    return "".join("?" if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in text)[:MAX_TEXT]
+
+
 def _text(value: Any) -> str:
     if type(value) is not str or len(value) > MAX_TEXT:
         raise ValueError("not a short text")
-    return value
+    return clean_text(value)
 
 
 def _list(value: Any, limit: int) -> list[Any]:
@@ -187,13 +199,15 @@ def decode(body: bytes) -> Message:
                 raise ValueError("live must be true or false")
             return Hello(_bytes(key, 32), _bytes(binding, 64), _bytes(digest, 32), live)
         if kind == FRONTIER:
-            (feeds,) = rest
+            feeds, more = rest
+            if type(more) is not bool:
+                raise ValueError("more must be true or false")
             out = []
             for item in _list(feeds, MAX_FEEDS):
                 feed, tips = _list(item, 2)
                 out.append((_bytes(feed, 32),
                             tuple(_tip(t) for t in _list(tips, MAX_TIPS))))
-            return Frontier(tuple(out))
+            return Frontier(tuple(out), more)
         if kind == NEED:
             (feeds,) = rest
             return Need(tuple(_bytes(f, 32) for f in _list(feeds, MAX_FEEDS)))

@@ -163,14 +163,17 @@ class Driver:
         self.machine = machine = Replication(hello, self._mine)
         await self._handle(machine.start())
         reassembler = Reassembler()
+        loop = asyncio.get_running_loop()
+        bye_by = 0.0  # once we said goodbye: when we stop waiting for theirs
         stopper = asyncio.ensure_future(self.stop.wait())
         try:
             while machine.phase is not Phase.CLOSED:
                 if self.stop.is_set() and machine.phase is not Phase.CLOSING:
                     await self._handle(machine.close())
-                closing = machine.phase is Phase.CLOSING
-                receiving = asyncio.ensure_future(
-                    self.link.recv(BYE_TIMEOUT if closing else self.idle_timeout))
+                if machine.phase is Phase.CLOSING and not bye_by:
+                    bye_by = loop.time() + BYE_TIMEOUT
+                wait = max(0.0, bye_by - loop.time()) if bye_by else self.idle_timeout
+                receiving = asyncio.ensure_future(self.link.recv(wait))
                 waits: set[asyncio.Future[Any]] = {receiving, self._failed}
                 if not self.stop.is_set():
                     waits.add(stopper)
@@ -308,8 +311,8 @@ class Driver:
         total = replica.count(self.store, wants, self._mine)
         await self._send_batches(replica.outgoing(self.store, wants), total)
         asked = await self._whole
-        whole = {w.feed for w in wants if w.from_seq == 1}
-        extra = tuple(Want(feed, 1, True) for feed in asked
+        whole = {w.feed for w in wants if w.from_seq == 1 and w.proofs}
+        extra = tuple(Want(feed, 1, True) for feed in dict.fromkeys(asked)
                       if feed in self._mine and feed not in whole)
         if extra:
             total += replica.count(self.store, extra, self._mine)

@@ -56,11 +56,20 @@ def outgoing(store: Store, wants: tuple[Want, ...]) -> Iterator[Outgoing]:
     batch: list[bytes] = []
     proofs: list[tuple[bytes, bytes]] = []
     size = 0
+
+    def full(extra: int) -> bool:
+        return bool(batch or proofs) and (
+            len(batch) + 2 * len(proofs) >= BATCH_ENTRIES or size + extra > BATCH_BYTES)
+
     for want in wants:
-        if want.proofs:
-            proofs.extend(proofs_by_feed.get(want.feed, ()))
+        for pair in proofs_by_feed.get(want.feed, ()) if want.proofs else ():
+            if full(len(pair[0]) + len(pair[1])):
+                yield tuple(batch), tuple(proofs)
+                batch, proofs, size = [], [], 0
+            proofs.append(pair)
+            size += len(pair[0]) + len(pair[1])
         for raw in store.feed_raw(want.feed, want.from_seq):
-            if batch and (len(batch) >= BATCH_ENTRIES or size + len(raw) > BATCH_BYTES):
+            if full(len(raw)):
                 yield tuple(batch), tuple(proofs)
                 batch, proofs, size = [], [], 0
             batch.append(raw)

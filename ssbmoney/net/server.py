@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from aiohttp import web
 
 from ssbmoney.core.errors import SsbMoneyError
-from ssbmoney.core.session import Accepted, Candidate, ReplayCache, finish_response, respond
+from ssbmoney.core.session import Accepted, Candidate, ReplayCaches, finish_response, respond
 from ssbmoney.net.link import MAX_FRAME, WsLink
 from ssbmoney.net.peer import IDLE_TIMEOUT, Driver, Endpoint, Outcome
 from ssbmoney.store.group_store import Store
@@ -44,7 +44,7 @@ class SyncServer:
         self.handshake_timeout = handshake_timeout
         self.idle_timeout = idle_timeout
         self.stop = asyncio.Event()
-        self.cache = ReplayCache()
+        self.cache = ReplayCaches()
         self.sessions = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
