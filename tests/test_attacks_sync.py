@@ -694,11 +694,6 @@ def test_a_peers_error_text_cannot_carry_terminal_escapes(tmp_path: Path) -> Non
 # ============================================================== 3. members' homes
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "once both homes hold both branches of a forked feed, neither plan (which only"
-    " compares single tips) nor needs (which skips a tip past our end) sends a new entry"
-    " on it: a forked member's later deposits and spends never reach anyone by sync, and"
-    " the state hashes stay apart"))
 def test_a_new_entry_on_a_feed_both_homes_know_forked_reaches_the_other_home(
         tmp_path: Path) -> None:
     ana, info = founder(tmp_path)

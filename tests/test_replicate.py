@@ -137,3 +137,12 @@ def test_our_own_sender_cannot_overrun_the_window() -> None:
     assert not m.can_send()
     with pytest.raises(ProtocolError):
         m.batch(())
+
+
+def test_plan_sends_a_forked_feed_whole_when_its_tips_differ() -> None:
+    feed = bytes([1]) * 32
+    a2, b2, b3 = bytes([2]) * 32, bytes([22]) * 32, bytes([23]) * 32
+    mine = {feed: ((2, a2), (3, b3))}
+    theirs = {feed: ((2, a2), (2, b2))}
+    assert plan(mine, theirs, lambda f, s: {a2, b2} if s == 2 else set()) == (
+        Want(feed, 1, True),)

@@ -121,13 +121,13 @@ def plan(mine: FrontierMap, theirs: FrontierMap, ids_at: IdsAt) -> tuple[Want, .
             continue
         if len(have) == 1 and len(other) == 1:
             (my_seq, _), (their_seq, their_head) = have[0], other[0]
-            if their_seq >= my_seq:
-                if their_seq > my_seq or their_head in ids_at(feed, their_seq):
-                    continue  # they are ahead, or equal (ids differ only if forked)
-            elif their_head in ids_at(feed, their_seq):
-                wants.append(Want(feed, their_seq + 1, False))
+            if their_seq > my_seq:
+                continue  # they are ahead: if they diverged from us, their Need says so
+            if their_head in ids_at(feed, their_seq):
+                if their_seq < my_seq:
+                    wants.append(Want(feed, their_seq + 1, False))
                 continue
-            wants.append(Want(feed, 1, True))
+        wants.append(Want(feed, 1, True))
     return tuple(wants)
 
 
