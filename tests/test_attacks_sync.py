@@ -486,11 +486,6 @@ def test_a_peer_leaving_mid_stream_does_not_crash_the_server(tmp_path: Path) -> 
         server.wait()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "replica.store_batch applies a pub's bounds to a batch's entries only: the entries"
-    " inside its fork proofs are ingested unbounded (the bogus proofs are refused after"
-    " they were stored), so both the entries-per-feed and the bytes-per-group bound are"
-    " bypassed"))
 def test_entries_smuggled_in_fork_proofs_pass_a_pubs_bounds(tmp_path: Path) -> None:
     ana, info = founder(tmp_path)
     pub = _pub_of(tmp_path, ana, feed_entries=10, group_bytes=20_000)
@@ -523,9 +518,6 @@ def test_a_pub_refusing_many_feeds_does_not_break_the_members_sync(tmp_path: Pat
     assert report["peers"][0]["ok"], report["peers"][0]["error"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a pub's entries-per-feed bound is a bound on sequence numbers: every validly signed"
-    " branch at a sequence under it is kept, so one feed holds any number of entries"))
 def test_branches_pass_a_pubs_entries_per_feed_bound(tmp_path: Path) -> None:
     ana, info = founder(tmp_path)
     pub = _pub_of(tmp_path, ana, feed_entries=10)
@@ -539,10 +531,6 @@ def test_branches_pass_a_pubs_entries_per_feed_bound(tmp_path: Path) -> None:
     assert len(_held(pub.paths.pub_group_dir(info.id), info.id, MALLORY.public)) <= 10
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "fork proofs are kept for a (feed, sequence) the store holds no entry of: forks.log"
-    " grows with whatever validly signed pairs a peer sends (up to 2 MiB a batch, a batch"
-    " a session), counted by no bound and never sent on"))
 def test_fork_proofs_of_feeds_not_held_are_not_kept(tmp_path: Path) -> None:
     ana, info = founder(tmp_path)
     pub = _pub_of(tmp_path, ana, group_bytes=20_000)

@@ -31,7 +31,10 @@ from ssbmoney.store.paths import HomePaths
 FEED_ENTRIES = 1_000_000
 """Default bound: entries one feed may have on a pub."""
 GROUP_BYTES = 4 * 1024**3
-"""Default bound: bytes of entries one group may have on a pub (4 GiB)."""
+"""Default bound: bytes of entries (and fork proofs) one group may have on a pub (4 GiB)."""
+BRANCHES = 4
+"""Entries a pub keeps at one sequence of one feed: a fork has two; a feed forked many
+ways at once is an attack on the pub's disk, not a member's lost laptop."""
 
 
 class Hosted(NamedTuple):
@@ -81,7 +84,7 @@ class Pub:
                 data = json.loads(path.read_text())
                 code = PubCode(bytes.fromhex(data["group"]), bytes.fromhex(data["sync_cap"]),
                                bytes.fromhex(data["founder"]))
-                bounds = Bounds(int(data["feed_entries"]), int(data["group_bytes"]))
+                bounds = Bounds(int(data["feed_entries"]), int(data["group_bytes"]), BRANCHES)
             except (ValueError, KeyError, TypeError) as err:
                 raise StoreError(f"hosted group file {path} is damaged: {err}") from None
             out.append(Hosted(code, bounds))

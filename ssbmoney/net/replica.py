@@ -15,7 +15,7 @@ from ssbmoney.core.errors import ValidationError
 from ssbmoney.core.framing import HEADER_SIZE
 from ssbmoney.core.replicate import Tips, Want
 from ssbmoney.core.wire import BATCH_BYTES, BATCH_ENTRIES, Batch
-from ssbmoney.store.group_store import Store
+from ssbmoney.store.group_store import FORKS_NAME, Store
 
 
 def frontier(store: Store) -> dict[bytes, Tips]:
@@ -35,10 +35,12 @@ def frontier(store: Store) -> dict[bytes, Tips]:
 
 @dataclass(frozen=True)
 class Bounds:
-    """What a pub keeps of one group: entries per feed and bytes in all (0: no bound)."""
+    """What a pub keeps of one group (0: no bound): sequences per feed, entries at one
+    sequence of a feed (branches), and bytes in all (entries and fork proofs)."""
 
     feed_entries: int = 0
     group_bytes: int = 0
+    branches: int = 0
 
 
 Outgoing = tuple[tuple[bytes, ...], tuple[tuple[bytes, bytes], ...]]
@@ -62,18 +64,19 @@ def outgoing(store: Store, wants: tuple[Want, ...]) -> Iterator[Outgoing]:
             len(batch) + 2 * len(proofs) >= BATCH_ENTRIES or size + extra > BATCH_BYTES)
 
     for want in wants:
-        for pair in proofs_by_feed.get(want.feed, ()) if want.proofs else ():
-            if full(len(pair[0]) + len(pair[1])):
-                yield tuple(batch), tuple(proofs)
-                batch, proofs, size = [], [], 0
-            proofs.append(pair)
-            size += len(pair[0]) + len(pair[1])
         for raw in store.feed_raw(want.feed, want.from_seq):
             if full(len(raw)):
                 yield tuple(batch), tuple(proofs)
                 batch, proofs, size = [], [], 0
             batch.append(raw)
             size += len(raw)
+        # After the feed's entries: a proof's entries need what comes before them.
+        for pair in proofs_by_feed.get(want.feed, ()) if want.proofs else ():
+            if full(len(pair[0]) + len(pair[1])):
+                yield tuple(batch), tuple(proofs)
+                batch, proofs, size = [], [], 0
+            proofs.append(pair)
+            size += len(pair[0]) + len(pair[1])
     if batch or proofs:
         yield tuple(batch), tuple(proofs)
 
@@ -96,16 +99,33 @@ class Stored:
 
 
 def _bounded(store: Store, entries: list[Entry], bounds: Bounds) -> tuple[list[Entry], str]:
-    if not bounds.feed_entries and not bounds.group_bytes:
+    if not (bounds.feed_entries or bounds.group_bytes or bounds.branches):
         return entries, ""
     kept: list[Entry] = []
     refused: dict[bytes, str] = {}
-    used = store.end() if bounds.group_bytes else 0
+    heads = store.heads()
+    used = 0
+    if bounds.group_bytes:
+        forks = store.directory / FORKS_NAME
+        used = store.end() + (forks.stat().st_size if forks.exists() else 0)
+    at: dict[tuple[bytes, int], set[bytes]] = {}  # ids at (feed, seq) held or kept here
     for item in entries:
         if bounds.feed_entries and item.seq > bounds.feed_entries:
             refused.setdefault(item.author, f"feed {feed_id(item.author)} is past this pub's"
                                f" bound of {bounds.feed_entries} entries")
             continue
+        state = heads.get(item.author)
+        if bounds.branches:
+            ids = at.get((item.author, item.seq))
+            if ids is None:
+                held = state is not None and item.seq <= state.seq
+                ids = set(store.ids_at(item.author, item.seq)) if held else set()
+                at[(item.author, item.seq)] = ids
+            if item.id not in ids and len(ids) >= bounds.branches:
+                refused.setdefault(item.author + b"b", f"feed {feed_id(item.author)} has more"
+                                   f" than this pub's bound of {bounds.branches} branches")
+                continue
+            ids.add(item.id)
         size = len(item.raw) + HEADER_SIZE  # as the log holds it, framed
         if bounds.group_bytes and used + size > bounds.group_bytes:
             refused.setdefault(b"", f"the group is at this pub's bound of"
@@ -135,12 +155,16 @@ def store_batch(store: Store, batch: Batch, bounds: Bounds = Bounds()) -> Stored
             except ValidationError as err:
                 error = err
                 break
-    kept, refused = _bounded(store, decoded, bounds)
-    report = store.ingest([*kept, *(e for pair in pairs for e in pair)])
+    proof_entries = [e for pair in pairs for e in pair]
+    kept, refused = _bounded(store, [*decoded, *proof_entries], bounds)
+    report = store.ingest(kept)
     if report.errors and error is None:
         error = report.errors[0]
-    if pairs:
-        _, bad = store.ingest_fork_proofs(pairs)
+    # A proof is kept only when both its entries are (a proof of a feed not held, or
+    # past a bound, would be bytes no bound counts).
+    held = [pair for pair in pairs if store.has(pair[0].id) and store.has(pair[1].id)]
+    if held:
+        _, bad = store.ingest_fork_proofs(held)
         if bad and error is None:
             error = bad[0]
     return Stored(len(report.accepted), refused, error, report.accepted)
