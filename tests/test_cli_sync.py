@@ -138,3 +138,30 @@ def test_sync_live_receives_without_a_new_sync_and_stops_cleanly(tmp_path: Path)
     assert live.returncode == 0, err
     assert '"ok": true' in out
     assert os.path.exists(b)
+
+
+def test_a_url_can_be_removed_and_a_running_serve_follows_the_list(tmp_path: Path) -> None:
+    a, b = _two_members(tmp_path)
+    with served("--home", str(b), "serve", "--port", "0") as (b_url, _):
+        with served("--home", str(a), "serve", "--port", "0") as (_, a_proc):
+            ok(a, "group", "urls", "add", b_url)  # while A serves: it connects by itself
+            ok(b, "deposit", "4")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and ok(a, "status")["balance"] != 400:
+                time.sleep(0.2)
+            assert ok(a, "status")["balance"] == 400
+        assert a_proc.returncode == 0
+    assert ok(a, "group", "urls", "remove", b_url)["urls"] == []
+    code, _, err = run(a, "group", "urls", "remove", b_url)
+    assert code == 2 and "not among" in err
+
+
+def test_a_mistyped_pub_code_is_refused(tmp_path: Path) -> None:
+    a, _ = _two_members(tmp_path)
+    code = ok(a, "group", "pub-code")["code"]
+    typo = code[:30] + ("A" if code[30] != "A" else "B") + code[31:]
+    status, _, err = run(tmp_path / "pub", "pub", "host", typo)
+    assert status == 2 and "damaged" in err
+    invite = ok(a, "group", "invite")["invite"]
+    status, _, err = run(tmp_path / "pub", "pub", "host", invite)
+    assert status == 2 and "this is an invite" in err

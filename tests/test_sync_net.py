@@ -20,6 +20,7 @@ from ssbmoney.app.pub import Pub
 from ssbmoney.core.group import encode_pub_code
 from ssbmoney.core.session import REFUSAL_SIZE, Initiator, session_psk
 from ssbmoney.net.client import sync_group
+from ssbmoney.net.server import SyncServer
 from ssbmoney.store.group_store import Store
 
 
@@ -334,3 +335,70 @@ def test_a_pub_keeps_a_group_within_its_byte_bound(tmp_path: Path) -> None:
     assert 0 < report["sent"] < 300
     with Store(pub.paths.pub_group_dir(info.id), info.id) as store:
         assert store.end() <= 40_000
+
+
+def test_a_sync_stopped_before_catching_up_says_so(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    deposit(ana, 5, 6000)
+
+    async def go() -> Any:
+        async with serving(lambda: sync_mod.endpoints(ana)) as (_, url):
+            stop = asyncio.Event()
+            return await sync_group(url, sync_mod.endpoint(bo, info), clock, stop=stop,
+                                    progress=lambda p: stop.set())
+
+    outcome = asyncio.run(go())
+    assert outcome.kind == "interrupted" and "before catching up" in outcome.error
+    assert not outcome.caught_up
+
+
+def test_a_peer_that_never_answers_times_out(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+
+    async def go() -> Any:
+        silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = silent.sockets[0].getsockname()[1]
+        try:
+            return await sync_group(f"http://127.0.0.1:{port}", sync_mod.endpoint(ana, info),
+                                    clock, connect_timeout=0.5)
+        finally:
+            silent.close()
+
+    outcome = asyncio.run(go())
+    assert outcome.kind == "unreachable" and "no answer within 0.5 s" in outcome.error
+
+
+def test_a_live_sync_comes_back_when_its_peer_does(tmp_path: Path) -> None:
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
+    lost: list[str] = []
+
+    async def go() -> dict[str, Any]:
+        server = SyncServer(lambda: sync_mod.endpoints(ana), clock)
+        port = await server.start("127.0.0.1", 0)
+        url = f"http://127.0.0.1:{port}"
+        stop = asyncio.Event()
+        live = asyncio.ensure_future(sync(bo, url, live=True, stop=stop, notify=lost.append))
+        await asyncio.sleep(0.5)
+        await server.close()  # the peer goes away...
+        while not lost:
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(deposit, ana, 5)
+        server = SyncServer(lambda: sync_mod.endpoints(ana), clock)
+        await server.start("127.0.0.1", port)  # ...and comes back
+        try:
+            for _ in range(200):
+                await asyncio.sleep(0.05)
+                if _act(bo, lambda s: s.view()["balance"]) == 5:
+                    break
+        finally:
+            stop.set()
+            report = await live
+            await server.close()
+        return report
+
+    report = asyncio.run(go())
+    assert _act(bo, lambda s: s.view()["balance"]) == 5
+    assert report["peers"][0]["ok"], report
+    assert "trying again" in lost[0]

@@ -9,19 +9,26 @@ minute, and at once on success.
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ssbmoney.app import sync as sync_mod
 from ssbmoney.app.home import GroupInfo, Home
 from ssbmoney.core.entry import feed_id
+from ssbmoney.core.errors import BadInput, OperationFailed
 from ssbmoney.core.lan import lan_key
 from ssbmoney.net.client import check_url, sync_group
-from ssbmoney.net.peer import Endpoint, Outcome
+from ssbmoney.net.peer import Endpoint, Outcome, Progress
 from ssbmoney.net.server import SyncServer
 
 RETRY_FIRST = 2.0
 RETRY_MAX = 60.0
+MAX_FOUND = 32
+"""Live links LAN discovery may open (a replayed announcement can name any address)."""
+FOLLOW_EVERY = 2.0
+"""Seconds between looks at the groups' URLs while serving."""
 
 
 def lan_address() -> str:
@@ -54,6 +61,7 @@ class Serving:
         self.server = SyncServer(endpoints, clock, live=True, on_outcome=self._logged)
         self.url = ""
         self._links: dict[tuple[bytes, str], asyncio.Task[None]] = {}
+        self._found: set[tuple[bytes, str]] = set()  # links LAN discovery made
         self._discovery: object | None = None
 
     def _logged(self, outcome: Outcome) -> None:
@@ -62,7 +70,15 @@ class Serving:
         self.log.flush()
 
     async def start(self, host: str, port: int, shown_host: str | None = None) -> str:
-        port = await self.server.start(host, port)
+        try:
+            port = await self.server.start(host, port)
+        except socket.gaierror as err:
+            raise BadInput(f"cannot listen on {host!r}: {err.strerror}") from None
+        except OSError as err:
+            hint = ("; the port is in use: pick another with --port (0: any free one)"
+                    if err.errno == errno.EADDRINUSE else "")
+            raise OperationFailed(f"cannot listen on {host}:{port}: {err.strerror}{hint}"
+                                  ) from None
         self.url = f"http://{shown_host or host}:{port}"
         return self.url
 
@@ -74,20 +90,60 @@ class Serving:
             return
         self._links[key] = asyncio.ensure_future(self._keep(info, url))
 
+    def disconnect(self, group: bytes, url: str) -> None:
+        task = self._links.pop((group, url), None)
+        if task is not None:
+            task.cancel()
+
     async def _keep(self, info: GroupInfo, url: str) -> None:
         assert self.home is not None
         delay = RETRY_FIRST
         stop = self.server.stop
+
+        def progress(p: Progress) -> None:
+            if p.caught_up and p.live:
+                self._say(f"{info.name}: live with {url} (received {p.received},"
+                          f" sent {p.sent})")
+
         while not stop.is_set():
             outcome = await sync_group(url, sync_mod.endpoint(self.home, info), self.clock,
-                                       live=True, stop=stop)
-            if outcome.kind != "not_shared":
-                sync_mod.remember(self.home, info, url,
-                                  self.clock() if not outcome.error else None, outcome.error)
-                self._logged(outcome)
+                                       live=True, stop=stop, progress=progress)
+            if outcome.kind == "not_shared":
+                self._say(f"{info.name}: {url} does not hold this group")
+                return
+            sync_mod.remember(self.home, info, url,
+                              self.clock() if not outcome.error else None, outcome.error)
             delay = RETRY_FIRST if outcome.caught_up else min(delay * 2, RETRY_MAX)
+            if not stop.is_set():
+                self._say(f"{info.name}: lost {url} ({outcome.error or 'closed'}); trying"
+                          f" again in {delay:.0f} s")
             try:
                 await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                pass
+
+    def _say(self, line: str) -> None:
+        self.log.write(line + "\n")
+        self.log.flush()
+
+    async def follow(self, every: float = FOLLOW_EVERY) -> None:
+        """Keep the live links in step with the groups' URLs as they change on disk
+        (``group urls add/remove`` while serving)."""
+        assert self.home is not None
+        while not self.server.stop.is_set():
+            wanted: dict[tuple[bytes, str], GroupInfo] = {}
+            for info in self.home.groups():
+                for known in info.urls:
+                    try:
+                        wanted[(info.id, check_url(known))] = info
+                    except BadInput:
+                        continue  # an invite may carry anything: not a URL, not a link
+            for (_, url), info in wanted.items():
+                self.connect(info, url)
+            for key in [k for k in self._links if k not in wanted and k not in self._found]:
+                self.disconnect(*key)
+            try:
+                await asyncio.wait_for(self.server.stop.wait(), every)
             except TimeoutError:
                 pass
 
@@ -101,9 +157,14 @@ class Serving:
         keys = {gid: lan_key(info.keys.sync_cap) for gid, info in groups.items()}
 
         def found(group: bytes, host: str, peer_port: int) -> None:
-            if group in groups:
-                shown = f"[{host}]" if ":" in host else host
-                self.connect(groups[group], f"http://{shown}:{peer_port}")
+            shown = f"[{host}]" if ":" in host else host
+            key = (group, f"http://{shown}:{peer_port}")
+            if group not in groups or key in self._found:
+                return
+            if len(self._found) >= MAX_FOUND:
+                return  # a LAN that names this many peers is someone replaying tokens
+            self._found.add(key)
+            self.connect(groups[group], key[1])
 
         discovery = LanDiscovery(keys, port, found, **options)
         await discovery.start()
@@ -128,14 +189,14 @@ async def serve_home(home: Home, host: str, port: int, lan: bool, stop: asyncio.
     url = await serving.start(host, port, lan_address() if lan and host == "0.0.0.0" else None)
     out.write(url + "\n")
     out.flush()
+    follower = asyncio.ensure_future(serving.follow())
     try:
-        for info in home.groups():
-            for known in info.urls:
-                serving.connect(info, known)
         if lan:
             await serving.start_lan(serving.server.port)
         await stop.wait()
     finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
         await serving.close()
 
 

@@ -68,6 +68,20 @@ def add_url(home: Home, info: GroupInfo, url: str) -> GroupInfo:
     return info
 
 
+def remove_url(home: Home, info: GroupInfo, url: str) -> GroupInfo:
+    wanted = url.strip().rstrip("/")
+    try:
+        wanted = check_url(url)
+    except BadInput:
+        pass  # a URL stored before it was checked: remove it as written
+    if wanted not in info.urls:
+        raise BadInput(f"{url!r} is not among this group's known URLs"
+                       " (`ssbmoney group urls list`)")
+    info = info._replace(urls=tuple(u for u in info.urls if u != wanted))
+    home.save_group(info)
+    return info
+
+
 def url_list(home: Home, info: GroupInfo) -> list[dict[str, Any]]:
     records = peer_records(home, info)
     return [{"url": url, "last_sync": records.get(url, {}).get("last_sync"),
@@ -95,6 +109,23 @@ class PeerResult:
         return "; ".join(f"{i.name}: {o.error}" for i, o in shared if o.error)
 
 
+RETRY_FIRST = 2.0
+RETRY_MAX = 60.0
+
+
+def _added(total: Outcome | None, attempt: Outcome) -> Outcome:
+    """Several attempts of one live link as one outcome: counts added, the last error."""
+    if total is None:
+        return attempt
+    total.received += attempt.received
+    total.sent += attempt.sent
+    total.caught_up = total.caught_up or attempt.caught_up
+    total.refused += attempt.refused
+    total.error, total.kind = attempt.error, attempt.kind
+    total.peer = attempt.peer or total.peer
+    return total
+
+
 def _views_around(home: Home, info: GroupInfo, offset: int) -> list[dict[str, Any]]:
     """What changed in the outcomes with the entries stored after ``offset``."""
     with home.store(info) as store:
@@ -111,9 +142,10 @@ def _views_around(home: Home, info: GroupInfo, offset: int) -> list[dict[str, An
 
 async def sync_peers(home: Home, urls: Sequence[str], *, live: bool = False,
                      stop: asyncio.Event | None = None,
-                     progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+                     progress: Callable[[Progress], None] | None = None,
+                     notify: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Sync every group of this home with each URL (concurrently); the ``sync --json``
-    report, with ``error`` when any peer failed."""
+    report, with ``error`` when any peer failed. ``notify`` hears of lost links."""
     groups = home.groups()
     if not groups:
         home.group()  # says what to do first
@@ -124,12 +156,30 @@ async def sync_peers(home: Home, urls: Sequence[str], *, live: bool = False,
     results = [PeerResult(check_url(url)) for url in urls]
 
     async def one(result: PeerResult, info: GroupInfo) -> None:
-        outcome = await sync_group(result.url, endpoint(home, info), home.checked_clock,
-                                   live=live, stop=stop, progress=progress)
+        """One group with one peer; live, until stopped, reconnecting when the link is
+        lost (after 2 s, doubling to a minute)."""
+        delay, caught_up, outcome = RETRY_FIRST, False, None
+        while True:
+            attempt = await sync_group(result.url, endpoint(home, info), home.checked_clock,
+                                       live=live, stop=stop, progress=progress)
+            outcome = _added(outcome, attempt)
+            caught_up = caught_up or attempt.caught_up
+            if attempt.kind != "not_shared":
+                remember(home, info, result.url,
+                         home.clock() if not attempt.error else None, attempt.error)
+            if not live or stop is None or stop.is_set() or attempt.kind == "not_shared":
+                break
+            delay = RETRY_FIRST if attempt.caught_up else min(delay * 2, RETRY_MAX)
+            if notify is not None:
+                notify(f"{info.name}: lost {result.url} ({attempt.error or 'closed'});"
+                       f" trying again in {delay:.0f} s")
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                pass
+        if live and caught_up and stop is not None and stop.is_set():
+            outcome.error, outcome.kind = "", ""  # stopped by the user after catching up
         result.outcomes.append((info, outcome))
-        if outcome.kind != "not_shared":
-            remember(home, info, result.url, home.clock() if not outcome.error else None,
-                     outcome.error)
 
     await asyncio.gather(*(one(r, info) for r in results for info in groups))
     by_group: dict[bytes, dict[str, Any]] = {}

@@ -183,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _emit(result: dict[str, Any], as_json: bool, text: str) -> None:
-    if not as_json and not text and not result:
-        return  # a server, stopped: it said all it had to say while running
+    if not text and not result:
+        return  # a server, stopped: it said all it had to say (its URL) while running
     if as_json:
         sys.stdout.write(json.dumps(result, sort_keys=True) + "\n")
     else:

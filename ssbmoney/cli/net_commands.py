@@ -58,7 +58,8 @@ class _ProgressLine:
             return
         self._last = now
         of = f" of {p.of:,}" if p.of else ""
-        sys.stderr.write(f"\rsyncing: received {p.received:,}{of} entries"
+        sys.stderr.write(f"\rsyncing: received {p.received:,}{of}"
+                         f" {'entry' if (p.of or p.received) == 1 else 'entries'}"
                          f" ({p.bytes_in / 1e6:.1f} MB), sent {p.sent:,}   ")
         sys.stderr.flush()
         self._shown = True
@@ -67,6 +68,11 @@ class _ProgressLine:
         if self._shown:
             sys.stderr.write("\n")
             self._shown = False
+
+
+def _notify(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
 
 
 def _sync_text(report: dict[str, Any], live: bool) -> str:
@@ -96,7 +102,7 @@ def cmd_sync(home: Home, args: argparse.Namespace) -> Result:
 
     async def work(stop: asyncio.Event) -> dict[str, Any]:
         return await sync_mod.sync_peers(home, urls, live=args.live, stop=stop,
-                                         progress=progress)
+                                         progress=progress, notify=_notify)
 
     try:
         report = _until_stopped(work)
@@ -120,6 +126,8 @@ def cmd_group_urls(home: Home, args: argparse.Namespace) -> Result:
     info = home.group(getattr(args, "group", None))
     if args.urls_command == "add":
         info = sync_mod.add_url(home, info, args.url)
+    elif args.urls_command == "remove":
+        info = sync_mod.remove_url(home, info, args.url)
     rows = sync_mod.url_list(home, info)
     text = "\n".join(
         f"{r['url']}  last sync: {_when(r['last_sync'])}"

@@ -278,21 +278,36 @@ class PubCode(NamedTuple):
     founder: bytes
 
 
+def _pub_check(group_id: bytes, sync_cap: bytes, founder: bytes) -> bytes:
+    return derive(b"ssbm-pub-code".ljust(32, b"\0"), b"ssbm-pub-check",
+                  group_id + sync_cap + founder)[:4]
+
+
 def encode_pub_code(keys: GroupKeys) -> str:
-    return PUB_CODE_PREFIX + _b64(msgpack.packb([1, keys.group_id, keys.sync_cap, keys.founder]))
+    """Version 2 carries a 4-byte check: a code mistyped or cut short is refused
+    (version 1 codes are still read)."""
+    check = _pub_check(keys.group_id, keys.sync_cap, keys.founder)
+    return PUB_CODE_PREFIX + _b64(
+        msgpack.packb([2, keys.group_id, keys.sync_cap, keys.founder, check]))
 
 
 def decode_pub_code(code: str) -> PubCode:
     code = code.strip()
+    if code.startswith(INVITE_PREFIX):
+        raise BadInput("this is an invite, not a pub code: a pub hosts a group with the code"
+                       " `ssbmoney group pub-code` prints (it cannot read the group)")
     if not code.startswith(PUB_CODE_PREFIX):
         raise BadInput(f"not a pub code (it should start with {PUB_CODE_PREFIX!r})")
+    ok = False
     try:
-        version, group_id, sync_cap, founder = msgpack.unpackb(_unb64(code[len(PUB_CODE_PREFIX):]))
-        ok = version == 1 and all(
-            type(x) is bytes and len(x) == 32 for x in (group_id, sync_cap, founder)
-        )
+        fields = msgpack.unpackb(_unb64(code[len(PUB_CODE_PREFIX):]))
+        version, group_id, sync_cap, founder, *rest = fields
+        ok = all(type(x) is bytes and len(x) == 32 for x in (group_id, sync_cap, founder)) and (
+            (version == 1 and not rest)
+            or (version == 2 and rest == [_pub_check(group_id, sync_cap, founder)]))
     except (ValueError, TypeError, binascii.Error, msgpack.UnpackException):
         ok = False
     if not ok:
-        raise BadInput("pub code is damaged or not an ssbmoney pub code")
+        raise BadInput("pub code is damaged (mistyped or cut short?) or not an ssbmoney pub"
+                       " code; copy it again from `ssbmoney group pub-code`")
     return PubCode(group_id, sync_cap, founder)

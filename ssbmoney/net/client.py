@@ -22,6 +22,10 @@ from ssbmoney.store.group_store import Store
 CONNECT_TIMEOUT = 10.0
 
 
+def _short(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def check_url(url: str) -> str:
     """A peer's URL, normalised (``http://host:port``); bad input otherwise."""
     url = url.strip().rstrip("/")
@@ -29,11 +33,12 @@ def check_url(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as err:
-        raise BadInput(f"{url!r} is not a peer URL: {err}") from None
+        raise BadInput(f"{_short(url)!r} is not a peer URL: {err}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadInput(f"{url!r} is not a peer URL (it looks like http://HOST:PORT)")
+        raise BadInput(f"{_short(url)!r} is not a peer URL (a peer URL looks like"
+                       " http://HOST:PORT)")
     if parts.path or parts.query or parts.fragment or parts.username:
-        raise BadInput(f"{url!r}: a peer URL is only http://HOST:PORT")
+        raise BadInput(f"{_short(url)!r}: a peer URL is only http://HOST:PORT")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
@@ -45,21 +50,23 @@ def ws_url(url: str) -> str:
 
 async def sync_group(url: str, endpoint: Endpoint, clock: Callable[[], int], *,
                      live: bool = False, stop: asyncio.Event | None = None,
-                     progress: Callable[[Progress], None] | None = None) -> Outcome:
+                     progress: Callable[[Progress], None] | None = None,
+                     connect_timeout: float = CONNECT_TIMEOUT) -> Outcome:
     """One group's session with the peer at ``url``. Failures come back in the outcome
     (``error`` and ``kind``); a peer that does not hold the group gives ``not_shared``."""
     target = ws_url(url)
-    timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT,
-                                    sock_connect=CONNECT_TIMEOUT)
+    timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout,
+                                    sock_connect=connect_timeout)
     try:
         async with aiohttp.ClientSession(
             timeout=timeout, skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding")
         ) as http:
             try:
-                ws = await http.ws_connect(target, max_msg_size=MAX_FRAME, compress=0,
-                                           autoping=True)
+                ws = await asyncio.wait_for(
+                    http.ws_connect(target, max_msg_size=MAX_FRAME, compress=0,
+                                    autoping=True), connect_timeout)
             except (aiohttp.ClientError, OSError, TimeoutError) as err:
-                raise PeerUnreachable(f"cannot reach {url}: {err or type(err).__name__}"
+                raise PeerUnreachable(f"cannot reach {url}: {_why(err, connect_timeout)}"
                                       ) from None
             link = WsLink(ws)
             try:
@@ -68,6 +75,20 @@ async def sync_group(url: str, endpoint: Endpoint, clock: Callable[[], int], *,
                 await link.close()
     except SsbMoneyError as err:
         return Outcome(endpoint.group, error=err.message, kind=err.kind)
+
+
+def _why(err: BaseException, timeout: float) -> str:
+    """What went wrong connecting, in a user's words."""
+    if isinstance(err, TimeoutError):
+        return f"no answer within {timeout:g} s"
+    if isinstance(err, aiohttp.WSServerHandshakeError):
+        return f"it does not answer as an ssbmoney peer (HTTP {err.status})"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        cause = err.os_error
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused (is the peer running, on this port?)"
+        return (cause.strerror or str(cause)) if isinstance(cause, OSError) else str(err)
+    return str(err) or type(err).__name__
 
 
 async def _session(link: WsLink, endpoint: Endpoint, clock: Callable[[], int], live: bool,

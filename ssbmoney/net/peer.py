@@ -152,6 +152,9 @@ class Driver:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             while self._threads:  # never leave a worker thread using the store
                 await asyncio.gather(*self._threads, return_exceptions=True)
+        if not self.outcome.caught_up and not self.outcome.error:
+            self.outcome.error = "stopped before catching up (what arrived is kept)"
+            self.outcome.kind = "interrupted"
         return self.outcome
 
     async def _run(self) -> None:
