@@ -53,6 +53,7 @@ from ssbmoney.core.session import (
     Candidate,
     Initiator,
     ReplayCache,
+    ReplayCaches,
     Transport,
     bind,
     finish_response,
@@ -322,10 +323,6 @@ def test_a_recorded_message_1_replayed_to_another_server_of_the_group_is_answere
     assert len(answer) == REFUSAL_SIZE, f"a {len(answer)}-byte message 2"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a stranger holding MAX_SESSIONS idle WebSocket connections (renewed every"
-    " HANDSHAKE_TIMEOUT seconds) turns every member away with HTTP 503: unauthenticated"
-    " connections compete for the same slots as authenticated sessions"))
 def test_a_stranger_with_idle_connections_locks_members_out(tmp_path: Path) -> None:
     ana, info = founder(tmp_path)
     bo = joiner(tmp_path, info, ana, "Bo", 2)
@@ -343,11 +340,6 @@ def test_a_stranger_with_idle_connections_locks_members_out(tmp_path: Path) -> N
     assert report["peers"][0]["ok"], report["peers"][0]["error"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the handshake timeout starts once the WebSocket is up: a TCP connection that never"
-    " finishes its HTTP request is kept open for ever, outside the session count, so a"
-    " stranger can hold file descriptors until the server can accept (or open a store)"
-    " no more"))
 def test_a_connection_that_never_finishes_its_http_request_is_closed(tmp_path: Path) -> None:
     ana, _ = founder(tmp_path)
 
@@ -598,10 +590,6 @@ def test_pings_keep_a_catch_up_that_makes_no_progress_open_for_ever(tmp_path: Pa
     assert not still_open and outcomes, "the session was still open after 8 idle timeouts"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "one ReplayCache per server, shared by every hosted group, refusing everyone (BUSY)"
-    " once full: a capability holder of any group on a pub fills it with REPLAY_CACHE_MAX"
-    " cheap message 1s (no message 3 needed) and locks every group out for 30 minutes"))
 def test_one_groups_capability_holder_fills_the_replay_cache_and_locks_out_another_group(
         tmp_path: Path) -> None:
     ana, info = founder(tmp_path)
@@ -612,7 +600,7 @@ def test_one_groups_capability_holder_fills_the_replay_cache_and_locks_out_anoth
 
     async def go() -> dict[str, Any]:
         async with serving(pub.endpoints) as (server, url):
-            server.cache = ReplayCache(limit=limit)
+            server.cache = ReplayCaches(limit=limit)  # the server's kind, made small
             async with aiohttp.ClientSession() as http:
                 for _ in range(limit):
                     async with http.ws_connect(url + "/sync") as ws:

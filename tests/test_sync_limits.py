@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from net_helpers import NOW, founder, serving
+from net_helpers import NOW, founder, joiner, serving
 
 from ssbmoney.app import sync as sync_mod
 from ssbmoney.core.keys import keypair
@@ -59,15 +59,28 @@ def test_a_peer_that_goes_quiet_after_the_handshake_is_cut_off(tmp_path: Path) -
 
 
 def test_sessions_past_the_limit_are_turned_away_before_the_handshake(tmp_path: Path) -> None:
-    ana, _ = founder(tmp_path)
+    ana, info = founder(tmp_path)
+    bo = joiner(tmp_path, info, ana, "Bo", 2)
 
-    async def go() -> int:
+    async def go() -> tuple[int, bool]:
         async with serving(lambda: sync_mod.endpoints(ana), max_sessions=1,
                            handshake_timeout=5) as (_, url):
             async with aiohttp.ClientSession() as http:
-                async with http.ws_connect(url + "/sync"):
+                # A connection that never authenticates makes room when the server is full.
+                async with http.ws_connect(url + "/sync") as idle:
                     await asyncio.sleep(0.1)
-                    async with http.get(url + "/sync") as second:
-                        return second.status
+                    stop = asyncio.Event()
+                    live = asyncio.ensure_future(
+                        sync_mod.sync_peers(bo, [url], live=True, stop=stop))
+                    message = await idle.receive(timeout=5)
+                    evicted = message.type in (aiohttp.WSMsgType.CLOSE,
+                                               aiohttp.WSMsgType.CLOSED)
+                    await asyncio.sleep(0.5)
+                    # Full of authenticated sessions: more are turned away.
+                    async with http.get(url + "/sync") as more:
+                        status = more.status
+                    stop.set()
+                    await live
+                    return status, evicted
 
-    assert asyncio.run(go()) == 503
+    assert asyncio.run(go()) == (503, True)

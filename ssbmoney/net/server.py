@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import weakref
 from collections.abc import Callable, Sequence
 
 from aiohttp import web
@@ -47,10 +48,14 @@ class SyncServer:
         self.cache = ReplayCaches()
         self.sessions = 0
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._started: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
+        self._handshaking: dict[int, WsLink] = {}  # sessions not yet authenticated
         self.port = 0
 
     def app(self) -> web.Application:
-        app = web.Application(handler_args={"max_field_size": 4096, "max_line_size": 4096})
+        app = web.Application(handler_args={"max_field_size": 4096, "max_line_size": 4096,
+                                            "keepalive_timeout": 5})
         app.router.add_get(SYNC_PATH, self.handle)
         app.on_response_prepare.append(_quiet_headers)
         return app
@@ -58,31 +63,56 @@ class SyncServer:
     async def start(self, host: str, port: int) -> int:
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or ()
-        self.port = sockets[0].getsockname()[1] if sockets else port
+        loop = asyncio.get_running_loop()
+        factory = self._runner.server
+        assert factory is not None
+
+        def guarded() -> asyncio.BaseProtocol:
+            """Every connection gets ``handshake_timeout`` to send its HTTP request:
+            one that never does (a stranger holding sockets open) is closed."""
+            protocol = factory()
+            loop.call_later(self.handshake_timeout, self._drop_if_silent, protocol)
+            return protocol
+
+        self._listener = await loop.create_server(guarded, host, port)
+        self.port = self._listener.sockets[0].getsockname()[1]
         return self.port
+
+    def _drop_if_silent(self, protocol: asyncio.BaseProtocol) -> None:
+        transport = getattr(protocol, "transport", None)
+        if transport is not None and not transport.is_closing() and (
+                transport not in self._started):
+            transport.close()
 
     async def close(self) -> None:
         self.stop.set()
+        if self._listener is not None:
+            self._listener.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if request.transport is not None:
+            self._started.add(request.transport)
         if self.sessions >= self.max_sessions:
-            return web.Response(status=503)
+            if not self._handshaking:
+                return web.Response(status=503)
+            # Full: the oldest connection that has not authenticated makes room, so
+            # strangers holding sockets open cannot lock members out.
+            oldest = next(iter(self._handshaking))
+            await self._handshaking.pop(oldest).close()
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, compress=False, autoping=True)
         await ws.prepare(request)
         link = WsLink(ws)
         self.sessions += 1
+        self._handshaking[id(link)] = link
         try:
             await self._session(link)
         except SsbMoneyError as err:
             sys.stderr.write(f"ssbmoney: a session from {request.remote} ended: {err.message}\n")
         finally:
             self.sessions -= 1
+            self._handshaking.pop(id(link), None)
             await link.close()
         return ws
 
@@ -96,6 +126,7 @@ class SyncServer:
             return
         await link.send(answer.second)
         transport = finish_response(answer, await link.recv(self.handshake_timeout))
+        self._handshaking.pop(id(link), None)
         endpoint = endpoints[answer.candidate.group]
         store = await asyncio.to_thread(Store, endpoint.directory, endpoint.group)
         try:
