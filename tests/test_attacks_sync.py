@@ -704,12 +704,6 @@ def _free_udp_port() -> int:
         return port
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a beacon's port (and an mDNS answer's port and address) is not covered by the"
-    " token's MAC, and every (group, URL) found gets a live link retried for ever: one"
-    " token seen on the LAN, replayed with other ports (or spoofed source addresses),"
-    " makes every member's `serve --lan` connect to any host:port the observer names, and"
-    " keep one more task per name"))
 def test_a_replayed_lan_token_points_a_home_at_any_port_it_names(tmp_path: Path) -> None:
     ana, info = founder(tmp_path)
     udp_port = _free_udp_port()

@@ -56,23 +56,24 @@ def _epoch_bytes(epoch: int) -> bytes:
     return (epoch % (1 << 64)).to_bytes(8, "big")
 
 
-def _mac(key: bytes, nonce: bytes, epoch: int) -> bytes:
-    h = hashlib.blake2b(nonce + _epoch_bytes(epoch), digest_size=MAC_LEN, key=key,
-                        person=_PERSON)
+def _mac(key: bytes, nonce: bytes, epoch: int, port: int) -> bytes:
+    h = hashlib.blake2b(nonce + _epoch_bytes(epoch) + (port % 65536).to_bytes(2, "big"),
+                        digest_size=MAC_LEN, key=key, person=_PERSON)
     return h.digest()
 
 
-def make_token(key: bytes, now_ms: int, nonce: bytes) -> str:
+def make_token(key: bytes, now_ms: int, nonce: bytes, port: int = 0) -> str:
     """The instance name to announce for the group keyed ``key`` at ``now_ms``:
     lowercase unpadded base32 of nonce + MAC, a valid DNS label.
 
     ``nonce`` must be NONCE_LEN fresh random bytes for each token: a repeated nonce in
-    one epoch repeats the token, which links the announcements."""
+    one epoch repeats the token, which links the announcements. The MAC covers the
+    port announced with it, so a token replayed with another port is not recognised."""
     if len(key) != KEY_LEN:
         raise ValueError(f"a LAN key is {KEY_LEN} bytes")
     if len(nonce) != NONCE_LEN:
         raise ValueError(f"a token nonce is {NONCE_LEN} bytes")
-    return _spell(nonce + _mac(key, nonce, now_ms // EPOCH_MS))
+    return _spell(nonce + _mac(key, nonce, now_ms // EPOCH_MS, port))
 
 
 def _spell(raw: bytes) -> str:
@@ -101,9 +102,10 @@ def is_token(token: object) -> bool:
     return _token_bytes(token) is not None
 
 
-def recognise(keys: Mapping[bytes, bytes], token: str, now_ms: int) -> bytes | None:
-    """The group id whose LAN key made ``token`` in the epoch of ``now_ms`` or the one
-    before or after it, else None.
+def recognise(keys: Mapping[bytes, bytes], token: str, now_ms: int,
+              port: int = 0) -> bytes | None:
+    """The group id whose LAN key made ``token``, announced with ``port``, in the epoch
+    of ``now_ms`` or the one before or after it, else None.
 
     ``keys`` maps group id to LAN key. Every candidate MAC is computed and compared in
     constant time, whatever matches, so the time taken says nothing about which group
@@ -118,7 +120,7 @@ def recognise(keys: Mapping[bytes, bytes], token: str, now_ms: int) -> bytes | N
         if len(key) != KEY_LEN:
             continue
         for e in (epoch - 1, epoch, epoch + 1):
-            if hmac.compare_digest(_mac(key, nonce, e), mac) and found is None:
+            if hmac.compare_digest(_mac(key, nonce, e, port), mac) and found is None:
                 found = group
     return found
 

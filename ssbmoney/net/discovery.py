@@ -206,7 +206,7 @@ class LanDiscovery:
                 log.exception("LAN discovery tick failed")
 
     def _new_token(self, key: bytes, now: int) -> str:
-        token = lan.make_token(key, now, os.urandom(lan.NONCE_LEN))
+        token = lan.make_token(key, now, os.urandom(lan.NONCE_LEN), self._port)
         self._own[token] = now
         return token
 
@@ -268,10 +268,10 @@ class LanDiscovery:
             self._transport.sendto(lan.encode_beacon(token, self._port),
                                    (self._broadcast_address, self._udp_port))
 
-    def _recognise(self, token: str) -> bytes | None:
+    def _recognise(self, token: str, port: int) -> bytes | None:
         if token in self._own:
             return None
-        return lan.recognise(self._keys, token, self._clock())
+        return lan.recognise(self._keys, token, self._clock(), port)
 
     def _report(self, group: bytes, host: str, port: int) -> None:
         try:
@@ -284,7 +284,7 @@ class LanDiscovery:
             beacon = lan.decode_beacon(data)
             if beacon is None:
                 return
-            group = self._recognise(beacon[0])
+            group = self._recognise(beacon[0], beacon[1])
             if group is not None:
                 self._report(group, str(addr[0]), beacon[1])
         except Exception:
@@ -297,17 +297,19 @@ class LanDiscovery:
             if (state_change is ServiceStateChange.Removed or key in self._resolving
                     or service_type != SERVICE_TYPE or not name.endswith("." + SERVICE_TYPE)):
                 return
-            group = self._recognise(name[: -len(SERVICE_TYPE) - 1])
-            if group is not None:
+            token = name[: -len(SERVICE_TYPE) - 1]
+            # The MAC covers the port, which only resolving tells: resolve what is spelt
+            # as a token and not ours, then check it with the port announced.
+            if lan.is_token(token) and token not in self._own:
                 self._resolving[key] = self._clock()
                 task = asyncio.get_running_loop().create_task(
-                    self._resolve(zeroconf, name, group, key))
+                    self._resolve(zeroconf, name, token, key))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
         except Exception:
             log.exception("LAN service handling failed")
 
-    async def _resolve(self, zeroconf: Zeroconf, name: str, group: bytes,
+    async def _resolve(self, zeroconf: Zeroconf, name: str, token: str,
                        key: tuple[int, str]) -> None:
         try:
             info = AsyncServiceInfo(SERVICE_TYPE, name)
@@ -317,7 +319,9 @@ class LanDiscovery:
             if port is None or not hosts:
                 self._resolving.pop(key, None)  # let a later announcement try again
                 return
-            self._report(group, hosts[0], port)  # a home announces one address per token
+            group = self._recognise(token, port)
+            if group is not None:
+                self._report(group, hosts[0], port)  # a home announces one address per token
         except Exception:
             self._resolving.pop(key, None)
             log.exception("LAN service resolution failed")
