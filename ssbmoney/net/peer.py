@@ -255,7 +255,8 @@ class Driver:
                     result = await self._thread(
                         replica.store_batch, self.store, batch, self.endpoint.bounds)
                     self.outcome.received += result.stored
-                    self._from_peer.update(e.id for e in result.accepted)
+                    if self.live:  # only a live link pushes, and must not echo
+                        self._from_peer.update(e.id for e in result.accepted)
                     self._report()
                     if result.error is not None:
                         who = feed_id(self.outcome.peer) if self.outcome.peer else "the peer"
