@@ -47,7 +47,7 @@ def test_self_proposed_admission_needs_no_amount_and_admits(tmp_path: Path) -> N
     assert view["committed"] == 0 and view["deposited"] == 5000 + 99900
     code, _out, err = run(ana, "spend", ask, "--amount", "1")
     assert code == 2 and "admission" in err
-    text = status_text(view)
+    text = status_text(view, every=True)
     assert "admission" in text and "Admit me" in text
     assert words.amount(view, row) == "admits Cem"
     report = _carry(ana, cem, tmp_path / "a1")

@@ -186,7 +186,7 @@ def cmd_reverse(home: Home, args: argparse.Namespace) -> Result:
 def cmd_status(home: Home, args: argparse.Namespace) -> Result:
     with _session(home, args) as s:
         view = s.view()
-    return view, status_text(view), 0
+    return view, status_text(view, getattr(args, "all", False)), 0
 
 
 # ------------------------------------------------------------ audit, export, import
