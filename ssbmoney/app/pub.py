@@ -97,4 +97,4 @@ class Pub:
         key = self.key()
         return [Endpoint(h.code.group_id, session_psk(h.code.sync_cap), key,
                          self.paths.pub_group_dir(h.code.group_id), h.code.group_id.hex()[:12],
-                         h.bounds) for h in hosted]
+                         h.bounds, h.code.founder) for h in hosted]

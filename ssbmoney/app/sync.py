@@ -29,7 +29,7 @@ from ssbmoney.net.peer import Endpoint, Outcome, Progress
 
 def endpoint(home: Home, info: GroupInfo) -> Endpoint:
     return Endpoint(info.id, session_psk(info.keys.sync_cap), home.feed_keys(info),
-                    home.paths.group_dir(info.id), info.name)
+                    home.paths.group_dir(info.id), info.name, founder=info.keys.founder)
 
 
 def endpoints(home: Home) -> list[Endpoint]:

@@ -76,6 +76,8 @@ class Endpoint:
     directory: Path
     name: str = ""
     bounds: Bounds = Bounds()
+    founder: bytes = b""  # the founder's feed: sent first, so a sync cut short still
+    #                       shows who the members are
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,8 @@ class Driver:
         machine = self.machine
         assert machine is not None
         wants = await self._thread(plan, self._mine, theirs, self.store.ids_at)
+        founder = self.endpoint.founder
+        wants = tuple(sorted(wants, key=lambda w: w.feed != founder))  # stable: founder first
         asks = await self._thread(needs, self._mine, theirs, self.store.ids_at)
         await self._handle(machine.need(asks))
         total = replica.count(self.store, wants, self._mine)
