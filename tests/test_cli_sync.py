@@ -165,3 +165,32 @@ def test_a_mistyped_pub_code_is_refused(tmp_path: Path) -> None:
     invite = ok(a, "group", "invite")["invite"]
     status, _, err = run(tmp_path / "pub", "pub", "host", invite)
     assert status == 2 and "this is an invite" in err
+
+
+def test_a_sync_killed_halfway_resumes_and_completes(tmp_path: Path) -> None:
+    import signal as sig
+
+    from ssbmoney.app.home import Home
+    from ssbmoney.core import content as msg
+
+    a, b = _two_members(tmp_path)
+    ana = Home(a)
+    info = ana.groups()[0]
+    for _ in range(30):
+        ana.post(info, [msg.Deposit(1, "x" * 200)] * 1000)
+    log = b / "groups" / info.id.hex() / "entries.log"
+    start = log.stat().st_size
+    with served("--home", str(a), "serve", "--port", "0") as (url, _):
+        proc = subprocess.Popen([sys.executable, "-m", "ssbmoney", "--home", str(b), "sync",
+                                 url], env=_ENV, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while log.stat().st_size == start and time.monotonic() < deadline:
+            time.sleep(0.005)
+        proc.send_signal(sig.SIGKILL)
+        proc.wait()
+        halfway = log.stat().st_size
+        report = ok(b, "sync", url)
+    assert halfway > start
+    assert 0 < report["received"] < 30_002 or halfway == start
+    assert ok(a, "status")["state_hash"] == ok(b, "status")["state_hash"]
