@@ -745,8 +745,8 @@ def test_a_replayed_lan_token_cannot_point_a_home_at_another_port(tmp_path: Path
 @pytest.mark.xfail(strict=True, reason=(
     "tokens are fresh and unlinkable, but every announcement of a home -- each of its"
     " groups, and every rotation -- carries the same TCP port from the same address: an"
-    " observer links them all and counts the home's groups (the README says nothing links"
-    " two announcements)"))
+    " observer links them all and counts the home's groups: a known limit, stated in the"
+    " README (LAN discovery, threat model)"))
 def test_a_homes_lan_announcements_cannot_be_linked_by_what_they_carry(tmp_path: Path) -> None:
     ana, info = founder(tmp_path)
     ana.create_group("Second", "EUR", secret=bytes([97]) * 32)

@@ -88,7 +88,15 @@ class Serving:
         key = (info.id, url)
         if url == self.url or key in self._links:
             return
-        self._links[key] = asyncio.ensure_future(self._keep(info, url))
+        task = asyncio.ensure_future(self._keep(info, url))
+        self._links[key] = task
+
+        def ended(done: asyncio.Task[None]) -> None:  # e.g. a LAN peer of another group
+            if self._links.get(key) is done:
+                del self._links[key]
+            self._found.discard(key)
+
+        task.add_done_callback(ended)
 
     def disconnect(self, group: bytes, url: str) -> None:
         task = self._links.pop((group, url), None)

@@ -153,7 +153,12 @@ async def sync_peers(home: Home, urls: Sequence[str], *, live: bool = False,
     for info in groups:
         with home.store(info) as store:
             offsets[info.id] = store.end()
-    results = [PeerResult(check_url(url)) for url in urls]
+    results, bad = [], []
+    for url in urls:
+        try:
+            results.append(PeerResult(check_url(url)))
+        except BadInput as err:  # e.g. carried by an invite: the others still sync
+            bad.append({"url": url, "ok": False, "error": err.message, "refused": []})
 
     async def one(result: PeerResult, info: GroupInfo) -> None:
         """One group with one peer; live, until stopped, reconnecting when the link is
@@ -193,7 +198,7 @@ async def sync_peers(home: Home, urls: Sequence[str], *, live: bool = False,
     for info in groups:
         changed += _views_around(home, info, offsets[info.id])
     peers = [{"url": r.url, "ok": not r.error, "error": r.error or None,
-              "refused": [x for _, o in r.shared for x in o.refused]} for r in results]
+              "refused": [x for _, o in r.shared for x in o.refused]} for r in results] + bad
     report: dict[str, Any] = {
         "received": sum(g["received"] for g in by_group.values()),
         "sent": sum(g["sent"] for g in by_group.values()),

@@ -15,6 +15,7 @@ from ssbmoney.app import sync as sync_mod
 from ssbmoney.app.audit import count_of
 from ssbmoney.app.home import Home, wall_clock_ms
 from ssbmoney.app.pub import Pub
+from ssbmoney.net.client import check_url
 from ssbmoney.net.peer import Progress
 
 Result = tuple[dict[str, Any], str, int]
@@ -95,7 +96,7 @@ def _sync_text(report: dict[str, Any], live: bool) -> str:
 
 def cmd_sync(home: Home, args: argparse.Namespace) -> Result:
     if args.url:
-        urls = [args.url]
+        urls = [check_url(args.url)]  # given by hand: a typo is bad input (exit 2)
     else:
         urls = sync_mod.known_urls(home, getattr(args, "group", None))
     progress = _ProgressLine()

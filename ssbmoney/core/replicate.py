@@ -52,6 +52,12 @@ Tips = tuple[tuple[int, bytes], ...]
 """A feed's branch tips, ``(seq, id)`` sorted: one unless the feed forked."""
 FrontierMap = Mapping[bytes, Tips]
 
+FRONTIER_BYTES = 1024 * 1024
+"""A frontier message stays under this (half of ``MAX_MESSAGE``), whatever its tips."""
+MAX_SESSION_TIPS = MAX_SESSION_FEEDS * 3 // 2
+"""Tips a peer's frontier may name in all: what a session holds of it stays under
+64 MiB (measured: tests/test_attacks_sync2.py)."""
+
 _U64 = struct.Struct(">Q")
 _U16 = struct.Struct(">H")
 
@@ -73,8 +79,16 @@ def as_messages(frontier: FrontierMap) -> list[Frontier]:
     ``MAX_TIPS`` tips (the highest): a feed announced with fewer tips than it has
     disagrees with every peer's, so it is sent whole, which is what a feed with that
     many branches needs anyway."""
-    feeds = [(feed, tuple(sorted(frontier[feed])[-MAX_TIPS:])) for feed in sorted(frontier)]
-    chunks = [feeds[i:i + MAX_FEEDS] for i in range(0, len(feeds), MAX_FEEDS)] or [[]]
+    chunks: list[list[tuple[bytes, Tips]]] = [[]]
+    size = 0
+    for feed in sorted(frontier):
+        tips = tuple(sorted(frontier[feed])[-MAX_TIPS:])
+        cost = 40 + 48 * len(tips)  # msgpack of the feed and its tips, generously
+        if chunks[-1] and (len(chunks[-1]) >= MAX_FEEDS or size + cost > FRONTIER_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append((feed, tips))
+        size += cost
     return [Frontier(tuple(chunk), i < len(chunks) - 1) for i, chunk in enumerate(chunks)]
 
 
@@ -82,6 +96,9 @@ def take(into: dict[bytes, Tips], message: Frontier) -> None:
     """Add one frontier message's feeds to what the peer announced so far."""
     if len(into) + len(message.feeds) > MAX_SESSION_FEEDS:
         raise ProtocolError(f"peer's frontier names more than {MAX_SESSION_FEEDS} feeds")
+    named = sum(len(t) for t in into.values()) + sum(len(t) for _, t in message.feeds)
+    if named > MAX_SESSION_TIPS:
+        raise ProtocolError(f"peer's frontier names more than {MAX_SESSION_TIPS} tips")
     for feed, tips in message.feeds:
         if feed in into:
             raise ProtocolError("peer's frontier names a feed twice")
@@ -144,6 +161,8 @@ def needs(mine: FrontierMap, theirs: FrontierMap, ids_at: IdsAt) -> tuple[bytes,
         top = max(seq for seq, _ in have)
         if any(seq <= top and head not in ids_at(feed, seq) for seq, head in theirs[feed]):
             out.append(feed)
+            if len(out) == MAX_FEEDS:
+                break  # what a Need may carry; the next session asks for the rest
     return tuple(out)
 
 

@@ -40,7 +40,7 @@ is bounded by WINDOW × (BATCH_BYTES + one entry)."""
 MAX_FEEDS = 10_000
 """The most feeds one frontier message names (~80 bytes a feed): a larger frontier goes
 in several messages."""
-MAX_SESSION_FEEDS = 200_000
+MAX_SESSION_FEEDS = 100_000
 """The most feeds a peer's frontier may name in all (what a session holds of it)."""
 MAX_TIPS = 64
 """The most branch tips announced for one feed; a feed with more is sent whole."""

@@ -109,12 +109,17 @@ def _bounded(store: Store, entries: list[Entry], bounds: Bounds) -> tuple[list[E
         forks = store.directory / FORKS_NAME
         used = store.end() + (forks.stat().st_size if forks.exists() else 0)
     at: dict[tuple[bytes, int], set[bytes]] = {}  # ids at (feed, seq) held or kept here
+    kept_ids: set[bytes] = set()
     for item in entries:
+        state = heads.get(item.author)
+        if item.previous is not None and not (
+                item.previous in kept_ids or (state is not None and item.previous == state.head)
+                or store.has(item.previous)):
+            continue  # its parent was refused (here or before): so is it, quietly
         if bounds.feed_entries and item.seq > bounds.feed_entries:
             refused.setdefault(item.author, f"feed {feed_id(item.author)} is past this pub's"
                                f" bound of {bounds.feed_entries} entries")
             continue
-        state = heads.get(item.author)
         if bounds.branches:
             ids = at.get((item.author, item.seq))
             if ids is None:
@@ -133,6 +138,7 @@ def _bounded(store: Store, entries: list[Entry], bounds: Bounds) -> tuple[list[E
             continue
         used += size
         kept.append(item)
+        kept_ids.add(item.id)
     return kept, "; ".join(refused.values())
 
 

@@ -25,6 +25,9 @@ from ssbmoney.store.group_store import Store
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds a connection has for each handshake message."""
 MAX_SESSIONS = 256
+MAX_PER_ADDRESS = 32
+"""Sessions at once from one address: a capability holder's keys cost nothing, an
+address costs something."""
 SYNC_PATH = "/sync"
 
 
@@ -50,7 +53,8 @@ class SyncServer:
         self._runner: web.AppRunner | None = None
         self._listener: asyncio.Server | None = None
         self._started: weakref.WeakSet[asyncio.BaseTransport] = weakref.WeakSet()
-        self._handshaking: dict[int, WsLink] = {}  # sessions not yet authenticated
+        self._handshaking: dict[int, WsLink] = {}  # sessions not yet past message 1
+        self._by_address: dict[str, int] = {}
         self.port = 0
 
     def app(self) -> web.Application:
@@ -94,6 +98,9 @@ class SyncServer:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.transport is not None:
             self._started.add(request.transport)
+        remote = request.remote or ""
+        if self._by_address.get(remote, 0) >= MAX_PER_ADDRESS:
+            return web.Response(status=503)
         if self.sessions >= self.max_sessions:
             if not self._handshaking:
                 return web.Response(status=503)
@@ -105,6 +112,7 @@ class SyncServer:
         await ws.prepare(request)
         link = WsLink(ws)
         self.sessions += 1
+        self._by_address[remote] = self._by_address.get(remote, 0) + 1
         self._handshaking[id(link)] = link
         try:
             await self._session(link)
@@ -112,6 +120,9 @@ class SyncServer:
             sys.stderr.write(f"ssbmoney: a session from {request.remote} ended: {err.message}\n")
         finally:
             self.sessions -= 1
+            self._by_address[remote] -= 1
+            if not self._by_address[remote]:
+                del self._by_address[remote]
             self._handshaking.pop(id(link), None)
             await link.close()
         return ws
@@ -124,9 +135,9 @@ class SyncServer:
         if not isinstance(answer, Accepted):
             await link.send(answer)
             return
+        self._handshaking.pop(id(link), None)  # it proved the capability: not evictable
         await link.send(answer.second)
         transport = finish_response(answer, await link.recv(self.handshake_timeout))
-        self._handshaking.pop(id(link), None)
         endpoint = endpoints[answer.candidate.group]
         store = await asyncio.to_thread(Store, endpoint.directory, endpoint.group)
         try:
