@@ -28,8 +28,14 @@ def _until_stopped(work: Callable[[asyncio.Event], Awaitable[Any]]) -> Any:
     async def main() -> Any:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def stopping() -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt  # the second time: now, goodbyes or not
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stopping)
         try:
             return await work(stop)
         finally:

@@ -24,6 +24,8 @@ from ssbmoney.store.group_store import Store
 
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds a connection has for each handshake message."""
+SHUTDOWN_TIMEOUT = 6.0
+"""Seconds a stopping server gives its sessions to say goodbye (5 s) before closing."""
 MAX_SESSIONS = 256
 MAX_PER_ADDRESS = 32
 """Sessions at once from one address: a capability holder's keys cost nothing, an
@@ -65,7 +67,8 @@ class SyncServer:
         return app
 
     async def start(self, host: str, port: int) -> int:
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
+                                     shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         loop = asyncio.get_running_loop()
         factory = self._runner.server
