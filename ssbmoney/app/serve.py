@@ -21,7 +21,7 @@ from ssbmoney.core.errors import BadInput, OperationFailed
 from ssbmoney.core.lan import lan_key
 from ssbmoney.net.client import check_url, sync_group
 from ssbmoney.net.peer import Endpoint, Outcome, Progress
-from ssbmoney.net.server import SyncServer
+from ssbmoney.net.server import SHUTDOWN_TIMEOUT, SyncServer
 
 RETRY_FIRST = 2.0
 RETRY_MAX = 60.0
@@ -62,6 +62,7 @@ class Serving:
         self.url = ""
         self._links: dict[tuple[bytes, str], asyncio.Task[None]] = {}
         self._found: set[tuple[bytes, str]] = set()  # links LAN discovery made
+        self._stops: dict[tuple[bytes, str], asyncio.Event] = {}
         self._discovery: object | None = None
 
     def _logged(self, outcome: Outcome) -> None:
@@ -88,30 +89,35 @@ class Serving:
         key = (info.id, url)
         if url == self.url or key in self._links:
             return
-        task = asyncio.ensure_future(self._keep(info, url))
+        self._stops[key] = link_stop = asyncio.Event()
+        task = asyncio.ensure_future(self._keep(info, url, link_stop))
         self._links[key] = task
 
         def ended(done: asyncio.Task[None]) -> None:  # e.g. a LAN peer of another group
             if self._links.get(key) is done:
                 del self._links[key]
+                if self._stops.get(key) is link_stop:
+                    del self._stops[key]
             self._found.discard(key)
 
         task.add_done_callback(ended)
 
     def disconnect(self, group: bytes, url: str) -> None:
-        task = self._links.pop((group, url), None)
-        if task is not None:
-            task.cancel()
+        """End one live link with a goodbye (its task ends by itself)."""
+        stop = self._stops.pop((group, url), None)
+        if stop is not None:
+            stop.set()
 
-    async def _keep(self, info: GroupInfo, url: str) -> None:
+    async def _keep(self, info: GroupInfo, url: str, stop: asyncio.Event) -> None:
         assert self.home is not None
+        home = self.home
         delay = RETRY_FIRST
-        stop = self.server.stop
 
         def progress(p: Progress) -> None:
             if p.caught_up and p.live:
                 self._say(f"{info.name}: live with {url} (received {p.received},"
                           f" sent {p.sent})")
+                sync_mod.remember(home, info, url, self.clock(), "")
 
         while not stop.is_set():
             outcome = await sync_group(url, sync_mod.endpoint(self.home, info), self.clock,
@@ -180,9 +186,14 @@ class Serving:
 
     async def close(self) -> None:
         self.server.stop.set()
-        for task in self._links.values():
-            task.cancel()
-        await asyncio.gather(*self._links.values(), return_exceptions=True)
+        for stop in self._stops.values():
+            stop.set()  # each link says goodbye...
+        links = list(self._links.values())
+        if links:
+            _, late = await asyncio.wait(links, timeout=SHUTDOWN_TIMEOUT)
+            for task in late:  # ...or is cut, if its peer does not answer in time
+                task.cancel()
+            await asyncio.gather(*links, return_exceptions=True)
         if self._discovery is not None:
             await self._discovery.stop()  # type: ignore[attr-defined]
         await self.server.close()

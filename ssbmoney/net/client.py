@@ -81,6 +81,8 @@ def _why(err: BaseException, timeout: float) -> str:
     """What went wrong connecting, in a user's words."""
     if isinstance(err, TimeoutError):
         return f"no answer within {timeout:g} s"
+    if isinstance(err, aiohttp.ClientSSLError) or "SSL" in str(err):
+        return "it does not speak https (ssbmoney peers speak plain http: use http://)"
     if isinstance(err, aiohttp.WSServerHandshakeError):
         return f"it does not answer as an ssbmoney peer (HTTP {err.status})"
     if isinstance(err, aiohttp.ClientConnectorError):

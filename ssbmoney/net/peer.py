@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ssbmoney.core.entry import Entry, feed_id
-from ssbmoney.core.errors import HandshakeFailed, OperationFailed, SsbMoneyError
+from ssbmoney.core.errors import (
+    HandshakeFailed,
+    OperationFailed,
+    PeerUnreachable,
+    SsbMoneyError,
+)
 from ssbmoney.core.keys import KeyPair
 from ssbmoney.core.replicate import (
     Acked,
@@ -144,8 +149,12 @@ class Driver:
         except _CutOff:
             pass
         except SsbMoneyError as err:
-            self.outcome.error = self.outcome.error or err.message
-            self.outcome.kind = self.outcome.kind or err.kind
+            leaving = self.stop.is_set() and self.machine is not None and (
+                self.machine.phase in (Phase.CLOSING, Phase.CLOSED))
+            if not (leaving and isinstance(err, PeerUnreachable)):
+                # (we were leaving: a goodbye that did not come back is no one's fault)
+                self.outcome.error = self.outcome.error or err.message
+                self.outcome.kind = self.outcome.kind or err.kind
             if not isinstance(err, OperationFailed) or err.kind == "protocol_error":
                 await self._try_send(Error(err.message))
         finally:
@@ -176,7 +185,9 @@ class Driver:
                 if self.stop.is_set() and machine.phase is not Phase.CLOSING:
                     await self._handle(machine.close())
                 if machine.phase is Phase.CLOSING and not bye_by:
-                    bye_by = loop.time() + BYE_TIMEOUT
+                    # Stopped before catching up, a goodbye matters little: wait less.
+                    quick = self.stop.is_set() and not self.outcome.caught_up
+                    bye_by = loop.time() + (1.0 if quick else BYE_TIMEOUT)
                 wait = max(0.0, bye_by - loop.time()) if bye_by else self.idle_timeout
                 receiving = asyncio.ensure_future(self.link.recv(wait))
                 waits: set[asyncio.Future[Any]] = {receiving, self._failed}
@@ -325,7 +336,8 @@ class Driver:
         if extra:
             total += replica.count(self.store, extra, self._mine)
             await self._send_batches(replica.outgoing(self.store, extra), total)
-        await self._handle(machine.done())
+        if machine.phase is Phase.STREAMING:  # (not when the session is ending)
+            await self._handle(machine.done())
 
     async def _push(self, offset: int) -> None:
         """Live: push what the log gains, skipping what came from this peer."""
