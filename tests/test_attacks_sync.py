@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from hostile_wire import Wire, open_wire
 from net_helpers import (
     NOW,
     clock,
@@ -55,7 +56,6 @@ from ssbmoney.core.session import (
     Initiator,
     ReplayCache,
     ReplayCaches,
-    Transport,
     bind,
     finish_response,
     respond,
@@ -74,7 +74,6 @@ from ssbmoney.core.wire import (
     Message,
     Need,
     Ping,
-    Reassembler,
     encode,
 )
 from ssbmoney.net import replica
@@ -108,48 +107,12 @@ def _group(home: Home) -> bytes:
     return home.groups()[0].id
 
 
-class Wire:
-    """One end of a session, after a real handshake, driven message by message."""
-
-    def __init__(self, ws: Any, transport: Transport, key: KeyPair) -> None:
-        self.ws = ws
-        self.transport = transport
-        self.key = key
-        self._reassembler = Reassembler()
-        self._queue: list[Message] = []
-
-    def hello(self, digest_: bytes = bytes(32), live: bool = False) -> Hello:
-        return Hello(self.key.public, bind(self.key.secret, self.transport.handshake_hash),
-                     digest_, live)
-
-    async def say(self, *messages: Message) -> None:
-        for message in messages:
-            for sealed in self.transport.seal(encode(message)):
-                await self.ws.send_bytes(sealed)
-
-    async def hear(self, timeout: float = 5.0) -> Message | None:
-        """The peer's next message; None once it closed."""
-        while not self._queue:
-            try:
-                frame = await self.ws.receive(timeout=timeout)
-            except TimeoutError:
-                return None
-            if frame.type is not aiohttp.WSMsgType.BINARY:
-                return None
-            self._queue.extend(self._reassembler.feed(self.transport.open(frame.data)))
-        return self._queue.pop(0)
-
-
 @contextlib.asynccontextmanager
 async def _hostile(url: str, psk: bytes, key: KeyPair = MALLORY) -> AsyncIterator[Wire]:
     """A client holding the capability (``psk``), speaking the protocol by hand."""
     async with aiohttp.ClientSession() as http:
-        async with http.ws_connect(url + "/sync", max_msg_size=0) as ws:
-            me = Initiator(psk, key.secret, NOW)
-            await ws.send_bytes(me.first)
-            third, transport = me.finish((await ws.receive(timeout=5)).data)
-            await ws.send_bytes(third)
-            yield Wire(ws, transport, key)
+        async with open_wire(http, url, psk, key, NOW) as wire:
+            yield wire
 
 
 async def _push(url: str, psk: bytes, batches: list[tuple[list[bytes], list[Any]]],

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from hostile_wire import Wire, open_wire
 from net_helpers import NOW, clock, deposit, founder, in_memory, joiner, pump, serving, sync
 
 from ssbmoney.app import sync as sync_mod
@@ -31,7 +32,7 @@ from ssbmoney.core.errors import ProtocolError
 from ssbmoney.core.group import decode_invite, encode_invite, encode_pub_code
 from ssbmoney.core.keys import KeyPair, keypair
 from ssbmoney.core.replicate import MAX_SESSION_TIPS, Replication, as_messages
-from ssbmoney.core.session import Initiator, Transport, bind
+from ssbmoney.core.session import Initiator
 from ssbmoney.core.wire import (
     MAX_FEEDS,
     MAX_MESSAGE,
@@ -92,46 +93,11 @@ def _honest_session(a: Home, b: Home) -> str:
             side.store.close()
 
 
-class Wire:
-    """One end of a session after a real handshake, driven message by message."""
-
-    def __init__(self, ws: Any, transport: Transport, key: KeyPair) -> None:
-        self.ws = ws
-        self.transport = transport
-        self.key = key
-        self._reassembler = Reassembler()
-        self._queue: list[Message] = []
-
-    def hello(self, digest_: bytes = bytes(32), live: bool = False) -> Hello:
-        return Hello(self.key.public, bind(self.key.secret, self.transport.handshake_hash),
-                     digest_, live)
-
-    async def say(self, *messages: Message) -> None:
-        for message in messages:
-            for sealed in self.transport.seal(encode(message)):
-                await self.ws.send_bytes(sealed)
-
-    async def hear(self, timeout: float = 5.0) -> Message | None:
-        while not self._queue:
-            try:
-                frame = await self.ws.receive(timeout=timeout)
-            except TimeoutError:
-                return None
-            if frame.type is not aiohttp.WSMsgType.BINARY:
-                return None
-            self._queue.extend(self._reassembler.feed(self.transport.open(frame.data)))
-        return self._queue.pop(0)
-
-
 @contextlib.asynccontextmanager
 async def _hostile(http: aiohttp.ClientSession, url: str, psk: bytes,
                    key: KeyPair = MALLORY) -> AsyncIterator[Wire]:
-    async with http.ws_connect(url + "/sync", max_msg_size=0) as ws:
-        me = Initiator(psk, key.secret, NOW)
-        await ws.send_bytes(me.first)
-        third, transport = me.finish((await ws.receive(timeout=5)).data)
-        await ws.send_bytes(third)
-        yield Wire(ws, transport, key)
+    async with open_wire(http, url, psk, key, NOW) as wire:
+        yield wire
 
 
 # =============================================== 1. frontiers and Need, split or not
