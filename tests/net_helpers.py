@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from aiohttp import web
 
 from ssbmoney.app import sync as sync_mod
 from ssbmoney.app.home import GroupInfo, Home
@@ -84,6 +86,24 @@ async def serving(endpoints: Callable[[], Sequence[Endpoint]],
         yield server, f"http://127.0.0.1:{port}"
     finally:
         await server.close()
+
+
+@contextlib.asynccontextmanager
+async def sync_route(handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                     shutdown_timeout: float = 60.0) -> AsyncIterator[str]:
+    """A hand-written ``/sync`` handler served on 127.0.0.1 (a relay, a hostile peer);
+    yields its URL."""
+    app = web.Application()
+    app.router.add_get("/sync", handle)
+    runner = web.AppRunner(app, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 async def sync(home: Home, url: str, **kwargs: Any) -> dict[str, Any]:

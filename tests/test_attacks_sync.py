@@ -38,6 +38,7 @@ from net_helpers import (
     serving,
     state_hash,
     sync,
+    sync_route,
 )
 
 from ssbmoney.app import sync as sync_mod
@@ -206,17 +207,8 @@ async def _recording_relay(target: str, firsts: list[bytes]) -> AsyncIterator[st
                 await asyncio.gather(pipe(client, server, True), pipe(server, client, False))
         return client
 
-    app = web.Application()
-    app.router.add_get("/sync", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with sync_route(handle) as url:
+        yield url
 
 
 async def _answer(url: str, first: bytes) -> bytes:
@@ -595,17 +587,8 @@ async def _hostile_server(home: Home, script: Callable[[Wire], Awaitable[None]]
         await ws.close()
         return ws
 
-    app = web.Application()
-    app.router.add_get("/sync", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with sync_route(handle) as url:
+        yield url
 
 
 def _controls(text: str) -> list[str]:

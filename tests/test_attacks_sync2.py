@@ -20,7 +20,18 @@ from typing import Any
 import aiohttp
 import pytest
 from hostile_wire import Wire, open_wire
-from net_helpers import NOW, clock, deposit, founder, in_memory, joiner, pump, serving, sync
+from net_helpers import (
+    NOW,
+    clock,
+    deposit,
+    founder,
+    in_memory,
+    joiner,
+    pump,
+    serving,
+    sync,
+    sync_route,
+)
 
 from ssbmoney.app import sync as sync_mod
 from ssbmoney.app.home import Home
@@ -356,18 +367,11 @@ async def _deaf_server(home: Home) -> AsyncIterator[str]:
         await release.wait()  # and never read: the member's sends back up
         return ws
 
-    app = web.Application()
-    app.router.add_get("/sync", handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with sync_route(handle, shutdown_timeout=0.5) as url:
+        try:
+            yield url
+        finally:
+            release.set()
 
 
 def test_stopping_a_live_sync_returns_when_the_peer_stops_reading(tmp_path: Path) -> None:

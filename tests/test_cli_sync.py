@@ -3,7 +3,6 @@ real sockets on 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -137,7 +136,6 @@ def test_sync_live_receives_without_a_new_sync_and_stops_cleanly(tmp_path: Path)
             out, err = live.communicate(timeout=20)
     assert live.returncode == 0, err
     assert '"ok": true' in out
-    assert os.path.exists(b)
 
 
 def test_a_url_can_be_removed_and_a_running_serve_follows_the_list(tmp_path: Path) -> None:
@@ -192,5 +190,5 @@ def test_a_sync_killed_halfway_resumes_and_completes(tmp_path: Path) -> None:
         halfway = log.stat().st_size
         report = ok(b, "sync", url)
     assert halfway > start
-    assert 0 < report["received"] < 30_002 or halfway == start
+    assert 0 < report["received"] < 30_002  # only what the killed sync had not stored
     assert ok(a, "status")["state_hash"] == ok(b, "status")["state_hash"]
