@@ -12,19 +12,20 @@ import asyncio
 import errno
 import socket
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ssbmoney.app import sync as sync_mod
 from ssbmoney.app.home import GroupInfo, Home
 from ssbmoney.core.entry import feed_id
 from ssbmoney.core.errors import BadInput, OperationFailed
 from ssbmoney.core.lan import lan_key
-from ssbmoney.net.client import check_url, sync_group
+from ssbmoney.net.client import check_url
 from ssbmoney.net.peer import Endpoint, Outcome, Progress
 from ssbmoney.net.server import SHUTDOWN_TIMEOUT, SyncServer
 
-RETRY_FIRST = 2.0
-RETRY_MAX = 60.0
+if TYPE_CHECKING:
+    from ssbmoney.net.discovery import LanDiscovery
+
 MAX_FOUND = 32
 """Live links LAN discovery may open (a replayed announcement can name any address)."""
 FOLLOW_EVERY = 2.0
@@ -63,7 +64,7 @@ class Serving:
         self._links: dict[tuple[bytes, str], asyncio.Task[None]] = {}
         self._found: set[tuple[bytes, str]] = set()  # links LAN discovery made
         self._stops: dict[tuple[bytes, str], asyncio.Event] = {}
-        self._discovery: object | None = None
+        self._discovery: LanDiscovery | None = None
 
     def _logged(self, outcome: Outcome) -> None:
         names = {e.group: e.name for e in self.endpoints()}
@@ -111,7 +112,6 @@ class Serving:
     async def _keep(self, info: GroupInfo, url: str, stop: asyncio.Event) -> None:
         assert self.home is not None
         home = self.home
-        delay = RETRY_FIRST
 
         def progress(p: Progress) -> None:
             if p.caught_up and p.live:
@@ -119,22 +119,9 @@ class Serving:
                           f" sent {p.sent})")
                 sync_mod.remember(home, info, url, self.clock(), "")
 
-        while not stop.is_set():
-            outcome = await sync_group(url, sync_mod.endpoint(self.home, info), self.clock,
-                                       live=True, stop=stop, progress=progress)
-            if outcome.kind == "not_shared":
-                self._say(f"{info.name}: {url} does not hold this group")
-                return
-            sync_mod.remember(self.home, info, url,
-                              self.clock() if not outcome.error else None, outcome.error)
-            delay = RETRY_FIRST if outcome.caught_up else min(delay * 2, RETRY_MAX)
-            if not stop.is_set():
-                self._say(f"{info.name}: lost {url} ({outcome.error or 'closed'}); trying"
-                          f" again in {delay:.0f} s")
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
+        outcome = await sync_mod.keep_live(home, info, url, stop, progress, self._say)
+        if outcome.kind == "not_shared":
+            self._say(f"{info.name}: {url} does not hold this group")
 
     def _say(self, line: str) -> None:
         self.log.write(line + "\n")
@@ -195,7 +182,7 @@ class Serving:
                 task.cancel()
             await asyncio.gather(*links, return_exceptions=True)
         if self._discovery is not None:
-            await self._discovery.stop()  # type: ignore[attr-defined]
+            await self._discovery.stop()
         await self.server.close()
 
 

@@ -126,6 +126,36 @@ def _added(total: Outcome | None, attempt: Outcome) -> Outcome:
     return total
 
 
+async def keep_live(home: Home, info: GroupInfo, url: str, stop: asyncio.Event,
+                    progress: Callable[[Progress], None] | None = None,
+                    notify: Callable[[str], None] | None = None) -> Outcome:
+    """One group's live link to one peer until ``stop``, reconnecting when it is lost
+    (after 2 s, doubling to a minute; at once after a link that had caught up). Each
+    attempt's last sync is remembered; the result adds up the attempts, and counts as
+    ok when stopped by the user after catching up."""
+    delay, total = RETRY_FIRST, None
+    while True:
+        attempt = await sync_group(url, endpoint(home, info), home.checked_clock,
+                                   live=True, stop=stop, progress=progress)
+        total = _added(total, attempt)
+        if attempt.kind == "not_shared":
+            break
+        remember(home, info, url, home.clock() if not attempt.error else None, attempt.error)
+        if stop.is_set():
+            break
+        delay = RETRY_FIRST if attempt.caught_up else min(delay * 2, RETRY_MAX)
+        if notify is not None:
+            notify(f"{info.name}: lost {url} ({attempt.error or 'closed'});"
+                   f" trying again in {delay:.0f} s")
+        try:
+            await asyncio.wait_for(stop.wait(), delay)
+        except TimeoutError:
+            pass
+    if total.caught_up and stop.is_set():
+        total.error, total.kind = "", ""  # stopped by the user after catching up
+    return total
+
+
 def _views_around(home: Home, info: GroupInfo, offset: int) -> list[dict[str, Any]]:
     """What changed in the outcomes with the entries stored after ``offset``."""
     with home.store(info) as store:
@@ -161,29 +191,14 @@ async def sync_peers(home: Home, urls: Sequence[str], *, live: bool = False,
             bad.append({"url": url, "ok": False, "error": err.message, "refused": []})
 
     async def one(result: PeerResult, info: GroupInfo) -> None:
-        """One group with one peer; live, until stopped, reconnecting when the link is
-        lost (after 2 s, doubling to a minute)."""
-        delay, caught_up, outcome = RETRY_FIRST, False, None
-        while True:
-            attempt = await sync_group(result.url, endpoint(home, info), home.checked_clock,
-                                       live=live, stop=stop, progress=progress)
-            outcome = _added(outcome, attempt)
-            caught_up = caught_up or attempt.caught_up
-            if attempt.kind != "not_shared":
+        if live and stop is not None:
+            outcome = await keep_live(home, info, result.url, stop, progress, notify)
+        else:
+            outcome = await sync_group(result.url, endpoint(home, info), home.checked_clock,
+                                       stop=stop, progress=progress)
+            if outcome.kind != "not_shared":
                 remember(home, info, result.url,
-                         home.clock() if not attempt.error else None, attempt.error)
-            if not live or stop is None or stop.is_set() or attempt.kind == "not_shared":
-                break
-            delay = RETRY_FIRST if attempt.caught_up else min(delay * 2, RETRY_MAX)
-            if notify is not None:
-                notify(f"{info.name}: lost {result.url} ({attempt.error or 'closed'});"
-                       f" trying again in {delay:.0f} s")
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
-                pass
-        if live and caught_up and stop is not None and stop.is_set():
-            outcome.error, outcome.kind = "", ""  # stopped by the user after catching up
+                         home.clock() if not outcome.error else None, outcome.error)
         result.outcomes.append((info, outcome))
 
     await asyncio.gather(*(one(r, info) for r in results for info in groups))

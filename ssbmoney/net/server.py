@@ -107,7 +107,7 @@ class SyncServer:
         if self.sessions >= self.max_sessions:
             if not self._handshaking:
                 return web.Response(status=503)
-            # Full: the oldest connection that has not authenticated makes room, so
+            # Full: the oldest connection not yet past message 1 makes room, so
             # strangers holding sockets open cannot lock members out.
             oldest = next(iter(self._handshaking))
             await self._handshaking.pop(oldest).close()
